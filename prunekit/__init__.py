@@ -1,0 +1,46 @@
+"""prunekit: a notebook-first teaching kit on pruning neural networks at initialization.
+
+The public API that notebooks, tests and users call.
+
+Example:
+    >>> import prunekit
+    >>> net = prunekit.create_model("default", "fc", (1, 28, 28), 10)
+    >>> prunekit.prune(net, "synflow", compression=1).kept
+    11940
+"""
+
+from prunekit.export import to_dense, to_torch_prune
+from prunekit.layers import MaskedConv2d, MaskedLinear, masked_parameters
+from prunekit.metrics import flop_summary, layer_table
+from prunekit.models import MODELS, create_model
+from prunekit.pruning import (
+    LayerCollapseWarning,
+    PruneReport,
+    collapsed_layers,
+    density_from_compression,
+    prune,
+)
+from prunekit.scorers import SCORERS
+
+__version__ = "0.1.0"
+
+PRUNERS = tuple(SCORERS)
+
+__all__ = [
+    "MODELS",
+    "PRUNERS",
+    "SCORERS",
+    "LayerCollapseWarning",
+    "MaskedConv2d",
+    "MaskedLinear",
+    "PruneReport",
+    "collapsed_layers",
+    "create_model",
+    "density_from_compression",
+    "flop_summary",
+    "layer_table",
+    "masked_parameters",
+    "prune",
+    "to_dense",
+    "to_torch_prune",
+]
