@@ -11,7 +11,7 @@ Example:
 
 from prunekit.export import to_dense, to_torch_prune
 from prunekit.layers import MaskedConv2d, MaskedLinear, masked_parameters
-from prunekit.metrics import flop_summary, layer_table
+from prunekit.metrics import flop_summary, layer_table, weight_histograms
 from prunekit.models import MODELS, create_model
 from prunekit.pruning import (
     LayerCollapseWarning,
@@ -43,4 +43,5 @@ __all__ = [
     "prune",
     "to_dense",
     "to_torch_prune",
+    "weight_histograms",
 ]

@@ -23,7 +23,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-__all__ = ["COLUMNS", "flop_summary", "layer_table"]
+__all__ = ["COLUMNS", "flop_summary", "layer_table", "weight_histograms"]
 
 COLUMNS = [
     "module",
@@ -151,3 +151,42 @@ def flop_summary(table: pd.DataFrame, prunable_weights_only: bool = True) -> dic
         "flops_remaining": remaining,
         "flop_ratio": remaining / flops if flops else 1.0,
     }
+
+
+def weight_histograms(model: nn.Module, bins: int = 50, limit: float | None = None) -> pd.DataFrame:
+    """Histograms of each prunable layer's kept weights, as in the seed's section 2.1.
+
+    Frequencies are normalized by the layer's *total* weight count, so each
+    layer's bars add up to its density: a heavily pruned layer is a low ridge.
+
+    Args:
+        model: A model of masked layers.
+        bins: Number of bins, shared by all layers.
+        limit: Bins span ``[-limit, limit]``; by default the largest kept ``|w|``.
+
+    Returns:
+        A long DataFrame with columns ``module``, ``bin_left``, ``bin_right``,
+        ``frequency`` (``bins`` rows per layer, in module order).
+
+    Example:
+        >>> from prunekit.layers import MaskedLinear
+        >>> net = nn.Sequential(MaskedLinear(10, 10))
+        >>> table = weight_histograms(net, bins=4)
+        >>> round(float(table.frequency.sum()), 6)
+        1.0
+    """
+    from prunekit.layers import masked_parameters
+
+    layers = [(p.module_name, p.param.detach(), p.mask.detach()) for p in masked_parameters(model)]
+    if limit is None:
+        limit = max((float((w * m).abs().max()) for _, w, m in layers), default=1.0) or 1.0
+    edges = torch.linspace(-limit, limit, bins + 1)
+    rows = []
+    for name, weight, mask in layers:
+        kept = weight[mask.bool()].float().cpu()
+        counts = torch.histc(kept, bins=bins, min=-limit, max=limit) / weight.numel()
+        rows.extend(
+            {"module": name, "bin_left": float(edges[i]), "bin_right": float(edges[i + 1]), "frequency": float(counts[i])}
+            for i in range(bins)
+        )
+    return pd.DataFrame(rows, columns=["module", "bin_left", "bin_right", "frequency"])
