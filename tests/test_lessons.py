@@ -1,0 +1,281 @@
+"""Tests for prunekit.lessons (the pruner notebooks' data) and prunekit.plots_lessons (their figures)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from matplotlib.figure import Figure
+
+import prunekit
+from prunekit import lessons, plots_lessons
+from prunekit.layers import MaskedBatchNorm2d, MaskedConv2d, MaskedLinear
+
+W1 = np.array(lessons.TINY_W1)
+W2 = np.array(lessons.TINY_W2)
+X = np.array(lessons.TINY_INPUT)
+T = np.array(lessons.TINY_TARGET)
+
+
+@pytest.fixture(scope="module")
+def fc():
+    torch.manual_seed(1)
+    return prunekit.create_model("default", "fc", (1, 28, 28), 10)
+
+
+@pytest.fixture(scope="module")
+def fc_batches():
+    generator = torch.Generator().manual_seed(3)
+    return [(torch.randn(32, 1, 28, 28, generator=generator), torch.randint(0, 10, (32,), generator=generator))]
+
+
+# --------------------------------------------------------------------------- the tiny network, by hand
+
+
+def test_tiny_network_computes_w2_w1_x():
+    net = lessons.tiny_network()
+    assert net(torch.tensor(X[None, :], dtype=torch.float32)).item() == pytest.approx((W2 @ W1 @ X).item())
+    assert net.input_shape == (2,)
+
+
+def test_tiny_network_rejects_shapes_that_do_not_chain():
+    with pytest.raises(ValueError, match="w1 must be hidden×inputs"):
+        lessons.tiny_network(w1=[[1.0, 2.0]], w2=[[1.0, 2.0, 3.0]])
+
+
+def test_tiny_mag_scores_are_absolute_weights():
+    s1, s2 = lessons.tiny_scores("mag")
+    np.testing.assert_allclose(s1, np.abs(W1))
+    np.testing.assert_allclose(s2, np.abs(W2))
+
+
+def test_tiny_snip_scores_match_the_chain_rule():
+    h = W1 @ X
+    e = (W2 @ h - T).item()  # L = e², dL/dy = 2e
+    g1 = 2 * e * np.outer(W2[0], X)
+    g2 = 2 * e * h[None, :]
+    s1, s2 = lessons.tiny_scores("snip")
+    np.testing.assert_allclose(s1, np.abs(g1 * W1), rtol=1e-5)
+    np.testing.assert_allclose(s2, np.abs(g2 * W2), rtol=1e-5)
+
+
+@pytest.mark.parametrize("temperature", [1.0, 200.0])
+def test_tiny_grasp_scores_match_the_hessian_gradient_product(temperature):
+    h = W1 @ X
+    e = (W2 @ h / temperature - T).item()
+    u1, u2 = np.outer(W2[0], X) / temperature, h[None, :] / temperature  # ∂e/∂θ
+    g1, g2 = 2 * e * u1, 2 * e * u2
+    # H = 2 u uᵀ + 2 e ∂²e; the only second derivatives of e are ∂²e/∂W1[i,j]∂W2[0,i] = x[j] / T
+    hg1 = 2 * u1 * ((u1 * g1).sum() + (u2 * g2).sum()) + 2 * e * np.outer(g2[0], X) / temperature
+    hg2 = 2 * u2 * ((u1 * g1).sum() + (u2 * g2).sum()) + 2 * e * (g1 @ X)[None, :] / temperature
+    s1, s2 = lessons.tiny_scores("grasp", temperature=temperature)
+    np.testing.assert_allclose(s1, W1 * hg1, rtol=1e-4, atol=1e-12)
+    np.testing.assert_allclose(s2, W2 * hg2, rtol=1e-4, atol=1e-12)
+    assert (np.concatenate([s1.ravel(), s2.ravel()]) < 0).any(), "GraSP scores are signed"
+
+
+def test_tiny_synflow_scores_are_path_products_and_conserve_flow():
+    a1, a2 = np.abs(W1), np.abs(W2)
+    flow = (a2 @ a1 @ np.ones(2)).item()
+    s1, s2 = lessons.tiny_scores("synflow")
+    np.testing.assert_allclose(s1, a1 * a2[0][:, None], rtol=1e-6)
+    np.testing.assert_allclose(s2, a2 * (a1 @ np.ones(2))[None, :], rtol=1e-6)
+    assert s1.sum() == pytest.approx(flow) and s2.sum() == pytest.approx(flow)
+
+
+def test_tiny_rand_scores_repeat_with_the_seed():
+    torch.manual_seed(5)
+    expected = [torch.randn(3, 2).numpy(), torch.randn(1, 3).numpy()]
+    first = lessons.tiny_scores("rand", seed=5)
+    np.testing.assert_array_equal(first[0], expected[0])
+    np.testing.assert_array_equal(first[1], expected[1])
+    assert not np.array_equal(lessons.tiny_scores("rand", seed=6)[0], first[0])
+
+
+def test_tiny_scores_reject_an_unknown_pruner():
+    with pytest.raises(ValueError, match="unknown pruner 'magic'.*synflow"):
+        lessons.tiny_scores("magic")
+
+
+# --------------------------------------------------------------------------- score tables
+
+
+def test_score_frame_holds_every_weight_and_leaves_the_model_unchanged(fc, fc_batches):
+    before = [p.detach().clone() for p in fc.parameters()]
+    frame = lessons.score_frame(fc, "snip", fc_batches)
+    assert list(frame.columns) == ["module", "layer", "size", "score"]
+    assert len(frame) == 119_400
+    assert frame.groupby("module", sort=False).size().to_dict() == {
+        "layers.0": 78_400, "layers.1": 10_000, "layers.2": 10_000, "layers.3": 10_000, "layers.4": 10_000, "fc": 1_000
+    }
+    assert all(torch.equal(a, b) for a, b in zip(before, fc.parameters()))
+
+
+def test_score_frame_samples_per_layer_with_a_seed(fc):
+    a = lessons.score_frame(fc, "mag", max_per_layer=500, seed=1)
+    b = lessons.score_frame(fc, "mag", max_per_layer=500, seed=1)
+    assert a.groupby("module").size().max() == 500 and a.groupby("module").size().min() == 500
+    pd.testing.assert_frame_equal(a, b)
+    with pytest.raises(ValueError, match="max_per_layer"):
+        lessons.score_frame(fc, "mag", max_per_layer=0)
+
+
+def test_score_frame_needs_data_for_snip(fc):
+    with pytest.raises(ValueError, match="needs data"):
+        lessons.score_frame(fc, "snip")
+
+
+def test_score_summary_counts_negative_and_zero_scores():
+    frame = pd.DataFrame({"module": ["a"] * 4 + ["b"] * 2, "layer": [0] * 4 + [1] * 2, "size": [4] * 4 + [2] * 2,
+                          "score": [-1.0, 0.0, 2.0, 3.0, 1.0, 1.0]})
+    table = lessons.score_summary(frame)
+    assert table.module.tolist() == ["a", "b"]
+    assert table.negative.tolist() == [0.25, 0.0]
+    assert table.zero.tolist() == [0.25, 0.0]
+    assert table["sum"].tolist() == [4.0, 2.0]
+
+
+def test_global_threshold_is_the_smallest_kept_magnitude(fc):
+    frame = lessons.score_frame(fc, "mag")
+    threshold = lessons.global_threshold(frame, 1.0)
+    with pytest.warns(prunekit.LayerCollapseWarning):
+        pruned, report = lessons.prune_copy(fc, "mag", 1.0)
+    kept = torch.cat([p.weight.detach()[p.weight_mask.bool()].abs() for p in pruned.modules() if isinstance(p, MaskedLinear)])
+    assert float(kept.min()) == pytest.approx(threshold)
+    assert report.kept == 11_940
+
+
+# --------------------------------------------------------------------------- kept weights
+
+
+def test_prune_copy_leaves_the_original_dense(fc):
+    pruned, report = lessons.prune_copy(fc, "rand", 1.0)
+    assert lessons.layer_kept(fc).density.eq(1.0).all()
+    assert int(lessons.layer_kept(pruned).kept.sum()) == report.kept == 11_940
+
+
+def test_kept_comparison_stacks_labelled_tables(fc):
+    half, _ = lessons.prune_copy(fc, "mag", density=0.5)
+    table = lessons.kept_comparison({"dense": fc, "half": half})
+    assert table.label.unique().tolist() == ["dense", "half"]
+    assert table.groupby("label").kept.sum().to_dict() == {"dense": 119_400, "half": 59_700}
+    with pytest.raises(ValueError, match="at least one"):
+        lessons.kept_comparison({})
+
+
+def test_one_synflow_round_collapses_the_first_layer_and_more_rounds_do_not(fc):
+    table, reports = lessons.compare_iterations(fc, 1.0, (1, 10))
+    assert reports["1 iteration"].collapsed_layers == ("layers.0",)
+    assert reports["10 iterations"].collapsed_layers == ()
+    first = table[table.module == "layers.0"].set_index("label").kept
+    assert first["1 iteration"] == 0 and first["10 iterations"] > 0
+    with pytest.raises(ValueError, match="whole numbers"):
+        lessons.compare_iterations(fc, 1.0, (0,))
+
+
+def test_magnitude_at_initialization_empties_the_784_input_layer(fc):
+    table = lessons.fan_in_table(fc)
+    assert table.fan_in.tolist() == [784, 100, 100, 100, 100, 100]
+    np.testing.assert_allclose(table.bound, [1 / math.sqrt(784)] + [0.1] * 5)
+    np.testing.assert_allclose(table.mean_abs, table.expected_mean_abs, rtol=0.05)
+    threshold = lessons.global_threshold(lessons.score_frame(fc, "mag"), 1.0)
+    assert table.max_abs.iloc[0] < threshold < table.max_abs.iloc[1:].min()
+    with pytest.warns(prunekit.LayerCollapseWarning):
+        _, report = lessons.prune_copy(fc, "mag", 1.0)
+    assert report.collapsed_layers == ("layers.0",)
+
+
+# --------------------------------------------------------------------------- paths and Rand's collapse
+
+
+def test_input_output_paths_counts_paths_of_an_mlp(fc):
+    assert lessons.input_output_paths(fc) == 784 * 100**5 * 10
+    net = lessons.tiny_network()
+    net[0].weight_mask[0].zero_()  # hidden unit 0 loses both inputs
+    assert lessons.input_output_paths(net) == 4.0
+    net[1].weight_mask.zero_()
+    assert lessons.input_output_paths(net) == 0.0
+
+
+def test_input_output_paths_ignores_biases_and_handles_batch_norm():
+    net = torch.nn.Sequential(MaskedConv2d(1, 2, 3, padding=1), MaskedBatchNorm2d(2), torch.nn.Flatten(), MaskedLinear(2 * 4 * 4, 1))
+    net.input_shape = (1, 4, 4)
+    with torch.no_grad():
+        net[1].running_mean.fill_(5.0)
+    assert lessons.input_output_paths(net) > 0
+    net[3].weight_mask.zero_()
+    assert lessons.input_output_paths(net) == 0.0
+    with pytest.raises(ValueError, match="input_shape"):
+        lessons.input_output_paths(torch.nn.Sequential(MaskedLinear(2, 1)))
+
+
+def test_rand_collapse_grows_with_compression():
+    frame = lessons.rand_collapse([1.0, 3.5], range(6))
+    assert len(frame) == 12
+    assert (frame.collapsed <= frame.disconnected).all(), "an empty layer always disconnects the network"
+    low, high = frame[frame.compression == 1.0], frame[frame.compression == 3.5]
+    assert not low.collapsed.any() and not low.disconnected.any()
+    assert high.disconnected.all() and high.collapsed.any()
+    assert (frame.smallest_layer == "fc").all()
+    rates = lessons.collapse_rates(frame)
+    assert rates.compression.tolist() == [1.0, 3.5]
+    assert rates.runs.tolist() == [6, 6]
+    assert rates.collapsed.tolist() == [0.0, high.collapsed.mean()]
+    assert rates.density.tolist() == pytest.approx([0.1, 10**-3.5])
+
+
+def test_flow_is_conserved_layer_by_layer_without_biases(fc):
+    table = lessons.flow_conservation(fc)
+    np.testing.assert_allclose(table.flow, table.attrs["R"], rtol=1e-4)
+    np.testing.assert_allclose(table.mean_score, table.flow / table["size"])
+    assert not np.allclose(table.flow_with_biases, table.attrs["R"], rtol=1e-4), "biases add flow"
+    assert lessons.flow_conservation(lessons.tiny_network()).attrs["R"] == pytest.approx(7.625)
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def _closed(fig: Figure) -> bool:
+    import matplotlib.pyplot as plt
+
+    return fig.number not in plt.get_fignums() if hasattr(fig, "number") else True
+
+
+def test_figures_are_returned_closed_with_labelled_axes(fc, fc_batches):
+    frame = lessons.score_frame(fc, "grasp", fc_batches)
+    table, _ = lessons.compare_iterations(fc, 1.0, (1, 2))
+    figures = [
+        plots_lessons.plot_score_distributions(lessons.score_frame(fc, "synflow"), title="SynFlow", threshold=1.0),
+        plots_lessons.plot_score_distributions(frame, title="GraSP"),
+        plots_lessons.plot_signed_histogram(frame, title="GraSP"),
+        plots_lessons.plot_layer_density(table, title="SynFlow"),
+        plots_lessons.plot_training_curves({"a": [{"epoch": 0, "top1": 10.0}, {"epoch": 1, "top1": 50.0}]}, references={"seed": 11.35}),
+        plots_lessons.plot_collapse_rates(lessons.collapse_rates(lessons.rand_collapse([3.0], [1, 2]))),
+        plots_lessons.plot_flow_conservation(lessons.flow_conservation(fc)),
+        plots_lessons.plot_fan_in(lessons.fan_in_table(fc), threshold=0.07),
+    ]
+    for fig in figures:
+        assert isinstance(fig, Figure) and _closed(fig)
+        for ax in fig.axes:
+            assert ax.get_xlabel() and ax.get_ylabel()
+    assert figures[1].axes[0].get_xscale() == "symlog"
+    assert figures[0].axes[0].get_xscale() == "log"
+    texts = [t.get_text() for t in figures[3].axes[0].texts]
+    assert texts.count("collapsed") == int((table.kept == 0).sum()) >= 1, "one label per empty layer"
+
+
+def test_plot_functions_reject_empty_or_bad_input():
+    empty = pd.DataFrame(columns=["module", "layer", "size", "score", "density", "kept"])
+    with pytest.raises(ValueError, match="non-empty"):
+        plots_lessons.plot_score_distributions(empty)
+    with pytest.raises(ValueError, match="non-empty"):
+        plots_lessons.plot_layer_density(empty)
+    with pytest.raises(ValueError, match="non-zero"):
+        plots_lessons.plot_signed_histogram(pd.DataFrame({"score": [0.0, 0.0]}))
+    with pytest.raises(ValueError, match="unknown metric 'acc'"):
+        plots_lessons.plot_training_curves({"a": [{"epoch": 0, "top1": 1.0}]}, metric="acc")
+    with pytest.raises(ValueError, match="at least one"):
+        plots_lessons.plot_training_curves({})
