@@ -46,12 +46,14 @@ __all__ = [
     "compare_iterations",
     "fan_in_table",
     "global_threshold",
+    "gradient_norm",
     "flow_conservation",
     "input_output_paths",
     "kept_comparison",
     "layer_kept",
     "prune_copy",
     "rand_collapse",
+    "removal_effects",
     "score_frame",
     "score_summary",
     "tiny_network",
@@ -157,6 +159,100 @@ def tiny_scores(
             torch.manual_seed(seed)
         scores = scorer(net, params, batch, F.mse_loss)
     return [s.detach().double().cpu().numpy() for s in scores]
+
+
+def removal_effects(
+    net: nn.Module | None = None, inputs: Sequence[float] = TINY_INPUT, targets: Sequence[float] = TINY_TARGET
+) -> pd.DataFrame:
+    """SNIP's connection sensitivity next to the true effect of cutting each connection.
+
+    For every weight of the (tiny) network: the SNIP score ``|g·θ|`` (the first-order
+    estimate of the loss change when the weight is removed) and the actual
+    ``|L(θ with that weight zeroed) − L(θ)|`` under the squared-error loss.
+
+    Args:
+        net: The network; a fresh :func:`tiny_network` by default.
+        inputs: One input vector.
+        targets: Its target vector.
+
+    Returns:
+        One row per weight: ``module``, ``index`` (position in the weight), ``weight``,
+        ``snip`` and ``loss_change``, sorted by ``snip`` (largest first).
+
+    Example:
+        >>> table = removal_effects()
+        >>> len(table), bool(table.snip.is_monotonic_decreasing)
+        (9, True)
+    """
+    net = tiny_network() if net is None else net
+    params = list(masked_parameters(net))
+    snip = [s.detach().double() for s in get_scorer("snip")(net, params, [(torch.tensor([list(inputs)]), torch.tensor([list(targets)]))], F.mse_loss)]
+    x, t = torch.tensor([list(inputs)]), torch.tensor([list(targets)])
+    with torch.no_grad():
+        base = float(F.mse_loss(net(x), t))
+        rows = []
+        for p, score in zip(params, snip):
+            for index in np.ndindex(*p.mask.shape):
+                saved = float(p.mask[index])
+                p.mask[index] = 0.0
+                changed = float(F.mse_loss(net(x), t))
+                p.mask[index] = saved
+                rows.append(
+                    {
+                        "module": p.module_name,
+                        "index": index,
+                        "weight": float(p.param[index]),
+                        "snip": float(score[index]),
+                        "loss_change": abs(changed - base),
+                    }
+                )
+    table = pd.DataFrame(rows, columns=["module", "index", "weight", "snip", "loss_change"])
+    return table.sort_values("snip", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def gradient_norm(
+    model: nn.Module,
+    data: Batches,
+    *,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+    temperature: float = 1.0,
+) -> float:
+    """The squared norm ``‖g‖²`` of the loss gradient over the (masked) weights: what GraSP preserves.
+
+    The gradients of each batch are summed (as GraSP sums them), then squared and
+    added over every prunable weight; pruned weights count as zero.
+
+    Args:
+        model: A model of masked layers (its ``.grad`` is left untouched).
+        data: ``(inputs, targets)`` batches.
+        loss_fn: The loss; cross-entropy by default.
+        temperature: Logits are divided by this first (GraSP uses 200).
+
+    Returns:
+        ``‖g‖²`` as a float.
+
+    Raises:
+        ValueError: If ``data`` yields no batch.
+
+    Example:
+        >>> batch = [(torch.tensor([[1.0, 2.0]]), torch.tensor([[1.0]]))]
+        >>> round(gradient_norm(tiny_network(), batch, loss_fn=F.mse_loss), 2)
+        1058.75
+    """
+    loss_fn = loss_fn or F.cross_entropy
+    params = list(masked_parameters(model))
+    weights = [p.param for p in params]
+    totals = [torch.zeros_like(w) for w in weights]
+    device = weights[0].device
+    count = 0
+    for inputs, targets in data:
+        count += 1
+        loss = loss_fn(model(inputs.to(device)) / temperature, targets.to(device))
+        for total, grad, p in zip(totals, torch.autograd.grad(loss, weights), params):
+            total.add_(grad * p.mask)
+    if count == 0:
+        raise ValueError("gradient_norm needs at least one (inputs, targets) batch")
+    return float(sum(total.double().pow(2).sum() for total in totals))
 
 
 # --------------------------------------------------------------------------- scores per layer

@@ -279,3 +279,37 @@ def test_plot_functions_reject_empty_or_bad_input():
         plots_lessons.plot_training_curves({"a": [{"epoch": 0, "top1": 1.0}]}, metric="acc")
     with pytest.raises(ValueError, match="at least one"):
         plots_lessons.plot_training_curves({})
+
+
+def test_removal_effects_are_exact_loss_changes_of_the_tiny_network():
+    h = W1 @ X
+    e = (W2 @ h - T).item()
+    table = lessons.removal_effects()
+    assert len(table) == 9 and table.snip.is_monotonic_decreasing
+    for row in table.itertuples():
+        if row.module == "0":
+            i, j = row.index
+            removed = W2[0, i] * W1[i, j] * X[j]
+        else:
+            removed = W2[0, row.index[1]] * h[row.index[1]]
+        assert row.loss_change == pytest.approx(abs((e - removed) ** 2 - e**2), rel=1e-5)
+        assert row.snip == pytest.approx(abs(2 * e * removed), rel=1e-5), "SNIP = |g·θ| = first-order loss change"
+
+
+def test_gradient_norm_matches_the_hand_gradient_and_ignores_pruned_weights():
+    h = W1 @ X
+    e = (W2 @ h - T).item()
+    g1, g2 = 2 * e * np.outer(W2[0], X), 2 * e * h
+    batch = [(torch.tensor(X[None, :], dtype=torch.float32), torch.tensor(T[None, :], dtype=torch.float32))]
+    net = lessons.tiny_network()
+    assert lessons.gradient_norm(net, batch, loss_fn=torch.nn.functional.mse_loss) == pytest.approx((g1**2).sum() + (g2**2).sum(), rel=1e-5)
+    net[0].weight_mask[0, 0] = 0.0
+    with torch.no_grad():
+        net[0].weight[0, 0] = 0.0
+    h = (W1 * np.array([[0, 1], [1, 1], [1, 1]])) @ X
+    e = (W2 @ h - T).item()
+    g1 = 2 * e * np.outer(W2[0], X) * np.array([[0, 1], [1, 1], [1, 1]])
+    expected = (g1**2).sum() + ((2 * e * h) ** 2).sum()
+    assert lessons.gradient_norm(net, batch, loss_fn=torch.nn.functional.mse_loss) == pytest.approx(expected, rel=1e-5)
+    with pytest.raises(ValueError, match="at least one"):
+        lessons.gradient_norm(net, [])
