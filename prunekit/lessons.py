@@ -20,6 +20,7 @@ import copy
 import math
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
+from prunekit.config import ExperimentConfig
+from prunekit.data import DatasetNotFoundError, DeviceDataset, DeviceLoader, cifar_fallback, load_dataset, prune_loader
 from prunekit.layers import MaskedLinear, masked_parameters
 from prunekit.metrics import layer_table
 from prunekit.models import create_model
@@ -38,6 +41,8 @@ from prunekit.scorers.base import Batches
 from prunekit.scorers.grasp import grasp_scores
 
 __all__ = [
+    "FALLBACK_TAG",
+    "Lesson",
     "TINY_INPUT",
     "TINY_TARGET",
     "TINY_W1",
@@ -50,6 +55,7 @@ __all__ = [
     "flow_conservation",
     "input_output_paths",
     "kept_comparison",
+    "lesson_setup",
     "layer_kept",
     "prune_copy",
     "rand_collapse",
@@ -71,6 +77,93 @@ TINY_INPUT = (1.0, 2.0)
 
 TINY_TARGET = (1.0,)
 """Its regression target (the loss is the squared error ``(y - t)²``)."""
+
+
+FALLBACK_TAG = "FALLBACK: MNIST digits standing in for CIFAR-10"
+"""The label every table and figure made from :func:`prunekit.data.cifar_fallback` data carries."""
+
+
+@dataclass(frozen=True)
+class Lesson:
+    """What a pruner notebook works on: a fresh model, its training data and pruning batches.
+
+    Attributes:
+        config: The configuration it was built from.
+        model: The unpruned model, initialized with ``torch.manual_seed(config.seed)``.
+        train: The training split.
+        prune_data: The pruning batches (:func:`prunekit.data.prune_loader`).
+        device: Where model and data live.
+        fallback: True when MNIST digits stand in for a missing CIFAR-10.
+        tag: ``""``, or :data:`FALLBACK_TAG` plus ``" · "`` to prefix titles and captions with.
+    """
+
+    config: ExperimentConfig
+    model: nn.Module
+    train: DeviceDataset
+    prune_data: DeviceLoader
+    device: torch.device
+    fallback: bool
+    tag: str
+
+    def title(self, text: str) -> str:
+        """``text`` prefixed with the fallback label when the data is a stand-in."""
+        return f"{self.tag}{text}"
+
+
+def _device(name: str) -> torch.device:
+    if name != "auto":
+        return torch.device(name)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def lesson_setup(config: ExperimentConfig, device: str | torch.device | None = None) -> Lesson:
+    """Loads the data of ``config`` and builds its seeded, unpruned model.
+
+    CIFAR-10 is used when it is on disk; when it is not, MNIST digits padded to
+    3×32×32 stand in (:func:`prunekit.data.cifar_fallback`, which warns loudly)
+    and ``fallback``/``tag`` say so, for every title and caption.
+
+    Args:
+        config: The run's configuration (dataset, model, seed, data_dir, pruning batch settings).
+        device: Overrides ``config.device`` (``"auto"``: CUDA, then MPS, then CPU).
+
+    Returns:
+        A :class:`Lesson`.
+
+    Raises:
+        DatasetNotFoundError: If not even the shipped MNIST sample is there.
+        ValueError: For an unknown dataset or model.
+
+    Example:
+        >>> from prunekit.presets import preset_config
+        >>> lesson = lesson_setup(preset_config("quick", "snip"), device="cpu")  # doctest: +SKIP
+        >>> lesson.train.spec.input_shape, lesson.fallback  # doctest: +SKIP
+        ((1, 28, 28), False)
+    """
+    where = _device(config.device) if device is None else torch.device(device)
+    fallback = False
+    try:
+        train = load_dataset(config.dataset, train=True, data_dir=config.data_dir, device=where)
+    except DatasetNotFoundError:
+        if config.dataset != "cifar10":
+            raise
+        train = cifar_fallback(train=True, data_dir=config.data_dir, device=where)
+        fallback = True
+    torch.manual_seed(config.seed)
+    model = create_model(
+        config.model_class,
+        config.model,
+        train.spec.input_shape,
+        train.spec.num_classes,
+        dense_classifier=config.dense_classifier,
+        device=where,
+    )
+    data = prune_loader(train, config.prune_dataset_ratio, config.prune_batch_size, config.seed)
+    return Lesson(config, model, train, data, where, fallback, f"{FALLBACK_TAG} · " if fallback else "")
 
 
 # --------------------------------------------------------------------------- the tiny network

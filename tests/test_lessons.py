@@ -313,3 +313,41 @@ def test_gradient_norm_matches_the_hand_gradient_and_ignores_pruned_weights():
     assert lessons.gradient_norm(net, batch, loss_fn=torch.nn.functional.mse_loss) == pytest.approx(expected, rel=1e-5)
     with pytest.raises(ValueError, match="at least one"):
         lessons.gradient_norm(net, [])
+
+
+# --------------------------------------------------------------------------- lesson setup
+
+
+def test_lesson_setup_builds_a_seeded_model_and_pruning_batches():
+    from prunekit.presets import preset_config
+
+    config = preset_config("quick", "snip", seed=3)
+    first, second = lessons.lesson_setup(config, device="cpu"), lessons.lesson_setup(config, device="cpu")
+    assert first.train.spec.input_shape == (1, 28, 28) and not first.fallback and first.tag == ""
+    assert first.title("x") == "x"
+    assert sum(len(targets) for _, targets in first.prune_data) == config.prune_dataset_ratio * 10
+    assert all(torch.equal(a, b) for a, b in zip(first.model.state_dict().values(), second.model.state_dict().values()))
+    other = lessons.lesson_setup(config.replace(seed=4), device="cpu")
+    assert not torch.equal(first.model.fc.weight, other.model.fc.weight)
+
+
+def test_lesson_setup_labels_the_cifar_fallback(monkeypatch):
+    from prunekit.data import DatasetNotFoundError
+    from prunekit.presets import preset_config
+
+    real = lessons.load_dataset
+
+    def missing_cifar(name, *args, **kwargs):
+        if name == "cifar10":
+            raise DatasetNotFoundError("CIFAR-10 not found (test)")
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(lessons, "load_dataset", missing_cifar)
+    monkeypatch.setattr(prunekit.data, "load_dataset", missing_cifar)
+    config = preset_config("quick", "mag").replace(model_class="default", model="conv", dataset="cifar10")
+    with pytest.warns(prunekit.data.FallbackDataWarning):
+        lesson = lessons.lesson_setup(config, device="cpu")
+    assert lesson.fallback and lesson.tag.startswith(lessons.FALLBACK_TAG)
+    assert lesson.title("Mag scores").startswith("FALLBACK: MNIST digits standing in for CIFAR-10")
+    assert lesson.train.spec.input_shape == (3, 32, 32)
+    assert lesson.model.input_shape == (3, 32, 32)
