@@ -69,26 +69,26 @@ def _module_order(table: pd.DataFrame) -> list[str]:
 
 
 def plot_score_distributions(
-    frame: pd.DataFrame, *, title: str = "Scores per layer", log: bool | None = None, threshold: float | None = None
+    frame: pd.DataFrame, *, title: str = "Scores per layer", scale: str | None = None, threshold: float | None = None
 ) -> Figure:
     """Box plots of each layer's scores, with the mean score marked.
 
-    Boxes span the quartiles and whiskers the 1st–99th percentiles. With ``log``
-    (the default when every score is positive) the score axis is logarithmic and
-    zero scores are left out (the axis label says how many); signed scores (GraSP)
-    use a symmetric-log axis with a line at 0.
+    Boxes span the quartiles and whiskers the 1st–99th percentiles. On a ``log``
+    axis (the default when every score is non-negative) zero scores are left out
+    and the axis label says how many; signed scores (GraSP) default to a
+    ``symlog`` axis with a line at 0; ``linear`` suits scores of one scale (Rand).
 
     Args:
         frame: A :func:`prunekit.lessons.score_frame`.
         title: The figure title (name the pruner, model and data).
-        log: Force a log (True) or symmetric-log (False) score axis.
+        scale: ``log``, ``symlog`` or ``linear``; None picks ``log`` or ``symlog``.
         threshold: The score a weight needs to be kept (:func:`prunekit.lessons.global_threshold`), drawn as a line.
 
     Returns:
         The figure.
 
     Raises:
-        ValueError: If ``frame`` is empty.
+        ValueError: If ``frame`` is empty or ``scale`` is unknown.
 
     Example:
         >>> from prunekit import lessons
@@ -98,9 +98,12 @@ def plot_score_distributions(
     """
     if frame.empty:
         raise ValueError("plot_score_distributions needs a non-empty score frame")
+    scales = ("log", "symlog", "linear")
+    if scale is not None and scale not in scales:
+        raise ValueError(f"unknown scale {scale!r}; valid scales: {', '.join(scales)}")
     modules = _module_order(frame)
-    positive = bool((frame.score >= 0).all())
-    log = positive if log is None else log
+    scale = scale or ("log" if bool((frame.score >= 0).all()) else "symlog")
+    log = scale == "log"
     groups, zeros = [], 0
     for module in modules:
         scores = frame.score[frame.module == module].to_numpy()
@@ -129,6 +132,9 @@ def plot_score_distributions(
     if log:
         ax.set_xscale("log")
         ax.set_xlabel("score (log scale)" + (f"; {zeros:,} zero scores left out" if zeros else ""))
+    elif scale == "linear":
+        ax.axvline(0.0, color="0.3", linestyle=":", linewidth=1)
+        ax.set_xlabel("score")
     else:
         spread = np.abs(frame.score.to_numpy())
         spread = spread[spread > 0]

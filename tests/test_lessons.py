@@ -250,6 +250,7 @@ def test_figures_are_returned_closed_with_labelled_axes(fc, fc_batches):
     figures = [
         plots_lessons.plot_score_distributions(lessons.score_frame(fc, "synflow"), title="SynFlow", threshold=1.0),
         plots_lessons.plot_score_distributions(frame, title="GraSP"),
+        plots_lessons.plot_score_distributions(lessons.score_frame(fc, "rand"), title="Rand", scale="linear"),
         plots_lessons.plot_signed_histogram(frame, title="GraSP"),
         plots_lessons.plot_layer_density(table, title="SynFlow"),
         plots_lessons.plot_training_curves({"a": [{"epoch": 0, "top1": 10.0}, {"epoch": 1, "top1": 50.0}]}, references={"seed": 11.35}),
@@ -263,7 +264,7 @@ def test_figures_are_returned_closed_with_labelled_axes(fc, fc_batches):
             assert ax.get_xlabel() and ax.get_ylabel()
     assert figures[1].axes[0].get_xscale() == "symlog"
     assert figures[0].axes[0].get_xscale() == "log"
-    texts = [t.get_text() for t in figures[3].axes[0].texts]
+    texts = [t.get_text() for t in figures[4].axes[0].texts]
     assert texts.count("collapsed") == int((table.kept == 0).sum()) >= 1, "one label per empty layer"
 
 
@@ -273,6 +274,8 @@ def test_plot_functions_reject_empty_or_bad_input():
         plots_lessons.plot_score_distributions(empty)
     with pytest.raises(ValueError, match="non-empty"):
         plots_lessons.plot_layer_density(empty)
+    with pytest.raises(ValueError, match="unknown scale 'loglog'; valid scales: log, symlog, linear"):
+        plots_lessons.plot_score_distributions(pd.DataFrame({"module": ["a"], "layer": [0], "size": [1], "score": [1.0]}), scale="loglog")
     with pytest.raises(ValueError, match="non-zero"):
         plots_lessons.plot_signed_histogram(pd.DataFrame({"score": [0.0, 0.0]}))
     with pytest.raises(ValueError, match="unknown metric 'acc'"):
