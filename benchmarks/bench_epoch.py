@@ -83,7 +83,7 @@ def floor_epoch(inputs: torch.Tensor, targets: torch.Tensor, batch_size: int) ->
     """Seconds for one epoch of plain PyTorch: unmasked FC, pre-normalized data, fused Adam."""
     sizes = [784] + [100] * 5
     layers: list[torch.nn.Module] = [torch.nn.Flatten()]
-    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
         layers += [torch.nn.Linear(fan_in, fan_out), torch.nn.ReLU()]
     model = torch.nn.Sequential(*layers, torch.nn.Linear(100, 10))
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
@@ -100,10 +100,14 @@ def floor_epoch(inputs: torch.Tensor, targets: torch.Tensor, batch_size: int) ->
 def main() -> None:
     """Parses the flags, runs both epochs (alternating when repeated) and prints the ratio."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    default_root = os.environ.get("PRUNEKIT_DATA_FULL") or os.environ.get("PRUNEKIT_DATA") or str(_REPO.parent / "shared" / "data")
+    default_root = (
+        os.environ.get("PRUNEKIT_DATA_FULL") or os.environ.get("PRUNEKIT_DATA") or str(_REPO.parent / "shared" / "data")
+    )
     parser.add_argument("--data-dir", type=Path, default=Path(default_root), help="folder holding MNIST/raw/ (full MNIST)")
     parser.add_argument("--batch", type=int, default=64, help="the seed's --train-batch-size")
-    parser.add_argument("--workers", type=int, nargs="+", default=[4, 0], help="DataLoader workers of the seed pipeline, one run each")
+    parser.add_argument(
+        "--workers", type=int, nargs="+", default=[4, 0], help="DataLoader workers of the seed pipeline, one run each"
+    )
     parser.add_argument("--repeats", type=int, default=3, help="epochs each way, alternating; medians are reported")
     args = parser.parse_args()
 
@@ -114,8 +118,10 @@ def main() -> None:
     normalized = (train.images.float() / 255 - 0.1307) / 0.3081  # for the floor (c) only
     torch.manual_seed(0)
     initial = create_model("default", "fc", (1, 28, 28), 10)
-    print(f"MNIST-FC, one epoch of {len(train):,} images, batch {args.batch}, Adam lr 1e-3, "
-          f"{torch.get_num_threads()} threads, torch {torch.__version__}")
+    print(
+        f"MNIST-FC, one epoch of {len(train):,} images, batch {args.batch}, Adam lr 1e-3, "
+        f"{torch.get_num_threads()} threads, torch {torch.__version__}"
+    )
     print(f"  prunekit decodes the IDX files once: {decode_s:.2f} s ({train.source})")
     seed_times: dict[int, list[float]] = {workers: [] for workers in args.workers}
     kit_times, floor_times = [], []
@@ -131,12 +137,18 @@ def main() -> None:
     kit_best, kit_median = min(kit_times), statistics.median(kit_times)
     for workers, times in seed_times.items():
         best, median = min(times), statistics.median(times)
-        print(f"  (a) seed: torchvision MNIST + DataLoader(num_workers={workers}): best {best:6.2f} s, median {median:6.2f} s"
-              f"  -> (a)/(b) best {best / kit_best:4.1f}x, median {median / kit_median:4.1f}x  (target >= 8x)")
+        print(
+            f"  (a) seed: torchvision MNIST + DataLoader(num_workers={workers}): best {best:6.2f} s, median {median:6.2f} s"
+            f"  -> (a)/(b) best {best / kit_best:4.1f}x, median {median / kit_median:4.1f}x  (target >= 8x)"
+        )
     print(f"  (b) prunekit: DeviceLoader + train_epoch, fused Adam:      best {kit_best:6.2f} s, median {kit_median:6.2f} s")
     floor_best, floor_median = min(floor_times), statistics.median(floor_times)
-    print(f"  (c) floor: plain nn.Linear FC, pre-normalized, fused Adam: best {floor_best:6.2f} s, median {floor_median:6.2f} s"
-          f"  -> (b)/(c) best {kit_best / floor_best:.2f}, median {kit_median / floor_median:.2f}")
+    print(
+        f"  (c) floor: plain nn.Linear FC, pre-normalized, fused Adam: "
+        f"best {floor_best:6.2f} s, median {floor_median:6.2f} s"
+        f"  -> (b)/(c) best {kit_best / floor_best:.2f}, median {kit_median / floor_median:.2f}"
+    )
+
 
 if __name__ == "__main__":
     main()

@@ -68,7 +68,10 @@ def write_idx_gz(path: Path, array: np.ndarray) -> None:
         >>> write_idx_gz(Path("/tmp/x-idx1-ubyte.gz"), np.zeros(3, np.uint8))
     """
     header = struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
-    with open(path, "wb") as raw_file, gzip.GzipFile(filename="", mode="wb", fileobj=raw_file, compresslevel=9, mtime=0) as out:
+    with (
+        open(path, "wb") as raw_file,
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw_file, compresslevel=9, mtime=0) as out,
+    ):
         out.write(header + np.ascontiguousarray(array, dtype=np.uint8).tobytes())
 
 

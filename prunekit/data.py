@@ -224,11 +224,15 @@ class DeviceDataset:
 
     def __post_init__(self) -> None:
         if self.images.dtype != torch.uint8 or self.images.dim() != 4:
-            raise ValueError(f"images must be a uint8 N×C×H×W tensor; got {self.images.dtype} of shape {tuple(self.images.shape)}")
+            raise ValueError(
+                f"images must be a uint8 N×C×H×W tensor; got {self.images.dtype} of shape {tuple(self.images.shape)}"
+            )
         if self.targets.shape != (self.images.shape[0],):
             raise ValueError(f"targets must have shape ({self.images.shape[0]},); got {tuple(self.targets.shape)}")
         if tuple(self.images.shape[1:]) != tuple(self.spec.input_shape):
-            raise ValueError(f"images are {tuple(self.images.shape[1:])} but {self.spec.name} expects {self.spec.input_shape}")
+            raise ValueError(
+                f"images are {tuple(self.images.shape[1:])} but {self.spec.name} expects {self.spec.input_shape}"
+            )
         self.targets = self.targets.to(device=self.images.device, dtype=torch.int64)
 
     def __len__(self) -> int:
@@ -398,7 +402,8 @@ def _missing_message(name: str, root: Path) -> str:
         )
     archive = "cifar-10-python.tar.gz" if name == "cifar10" else "cifar-100-python.tar.gz"
     return (
-        f"{name.upper().replace('CIFAR', 'CIFAR-')} not found: put the extracted {_cifar_folder(name)}/ folder under {root}/ "
+        f"{name.upper().replace('CIFAR', 'CIFAR-')} not found: "
+        f"put the extracted {_cifar_folder(name)}/ folder under {root}/ "
         f"(download {archive} from https://www.cs.toronto.edu/~kriz/cifar.html and run "
         f"`tar -xzf {archive} -C {root}`), or pass data_dir=/ PRUNEKIT_DATA= a folder that has it. "
         f"prunekit.data.cifar_fallback() gives labelled MNIST stand-ins instead"
@@ -457,15 +462,21 @@ def load_dataset(
         if not allow_sample:
             raise DatasetNotFoundError(_missing_message(name, root))
         if _mnist_files(sample_dir(), train) is None:
-            raise DatasetNotFoundError(_missing_message(name, root) + f"; the shipped sample is missing from {sample_dir()} too")
+            raise DatasetNotFoundError(
+                _missing_message(name, root) + f"; the shipped sample is missing from {sample_dir()} too"
+            )
         images, targets = _read_mnist(sample_dir(), train)
         _shout(
             f"MNIST not found under {root}; using the SHIPPED MNIST SAMPLE (10,000 train / 2,000 test images). "
             "Accuracies are not comparable with runs on the full 60,000/10,000 set.",
             SampleDataWarning,
         )
-        source = f"SHIPPED MNIST SAMPLE (10,000 train / 2,000 test) {split} split, {len(targets):,} images from {sample_dir()}"
-        return DeviceDataset(name, train, images.to(device), targets.to(device), spec, source, is_fallback=True, is_sample=True)
+        source = (
+            f"SHIPPED MNIST SAMPLE (10,000 train / 2,000 test) {split} split, {len(targets):,} images from {sample_dir()}"
+        )
+        return DeviceDataset(
+            name, train, images.to(device), targets.to(device), spec, source, is_fallback=True, is_sample=True
+        )
     folder = root / _cifar_folder(name)
     files_present = all((folder / file_name).is_file() for file_name in _cifar_files(name, train))
     if not files_present and download and _try_download(name, root):
@@ -505,7 +516,9 @@ def cifar_fallback(train: bool, data_dir: str | Path | None = None, device: str 
     images = torch.nn.functional.pad(mnist.images, (2, 2, 2, 2)).expand(-1, 3, -1, -1).contiguous()
     _shout(f"{_FALLBACK_SOURCE}; results are NOT CIFAR-10 results and every table/figure must say so", FallbackDataWarning)
     source = f"{_FALLBACK_SOURCE}; digits from {mnist.source}"
-    return DeviceDataset("cifar10", train, images, mnist.targets, _FALLBACK_SPEC, source, is_fallback=True, is_sample=mnist.is_sample)
+    return DeviceDataset(
+        "cifar10", train, images, mnist.targets, _FALLBACK_SPEC, source, is_fallback=True, is_sample=mnist.is_sample
+    )
 
 
 # --------------------------------------------------------------------------- the loader
@@ -610,7 +623,8 @@ class DeviceLoader:
 
     def __repr__(self) -> str:
         return (
-            f"DeviceLoader({self.dataset.name}, {'train' if self.dataset.train else 'test'}, {self.num_examples:,} examples, "
+            f"DeviceLoader({self.dataset.name}, {'train' if self.dataset.train else 'test'}, "
+            f"{self.num_examples:,} examples, "
             f"batch_size={self.batch_size}, shuffle={self.shuffle}, augment={self.augment}, device={self.device})"
         )
 

@@ -25,6 +25,7 @@ import inspect
 import random
 import statistics
 import time
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -239,7 +240,11 @@ def evaluate(
             top = outputs.topk(min(5, outputs.shape[1]), dim=1).indices
             hits = top == targets[:, None]
             batch = torch.stack(
-                [loss_fn(outputs, targets) * targets.shape[0], hits[:, 0].sum().to(outputs.dtype), hits.any(dim=1).sum().to(outputs.dtype)]
+                [
+                    loss_fn(outputs, targets) * targets.shape[0],
+                    hits[:, 0].sum().to(outputs.dtype),
+                    hits.any(dim=1).sum().to(outputs.dtype),
+                ]
             ).double()
             sums = batch if sums is None else sums + batch
             count += targets.shape[0]
@@ -361,7 +366,14 @@ def fit(
             history = list(state["history"])
             _set_rng_state(state["rng"])
             if "train_loader" in state["rng"] and hasattr(train_loader, "load_state_dict"):
-                train_loader.load_state_dict(state["rng"]["train_loader"])
+                try:
+                    train_loader.load_state_dict(state["rng"]["train_loader"])
+                except ValueError as error:  # e.g. a loader seeded differently than before the interruption
+                    warnings.warn(
+                        f"cannot restore the training batches' order ({error}); "
+                        "the resumed epochs will differ from an uninterrupted run",
+                        stacklevel=2,
+                    )
             print(f"resuming {phase} training from epoch {done}/{epochs} ({checkpoint_path})")
 
     def save(epoch: int) -> None:

@@ -76,7 +76,11 @@ def write_tiny_cifar10(root: Path, per_batch: int = 4) -> Path:
     names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
     for index, name in enumerate(names):
         pixels = cifar_pixels(per_batch, offset=index * per_batch * 7)
-        entry = {b"batch_label": name.encode(), b"data": pixels.reshape(per_batch, 3072), b"labels": [(index + k) % 10 for k in range(per_batch)]}
+        entry = {
+            b"batch_label": name.encode(),
+            b"data": pixels.reshape(per_batch, 3072),
+            b"labels": [(index + k) % 10 for k in range(per_batch)],
+        }
         with open(folder / name, "wb") as handle:
             pickle.dump(entry, handle, protocol=2)
     return folder
@@ -98,7 +102,11 @@ def mnist_like(count: int) -> DeviceDataset:
 
 def test_specs_follow_synaptic_flow() -> None:
     assert dataset_spec("mnist") == DATASETS["mnist"]
-    assert DATASETS["mnist"].input_shape == (1, 28, 28) and DATASETS["mnist"].mean == (0.1307,) and DATASETS["mnist"].std == (0.3081,)
+    assert (
+        DATASETS["mnist"].input_shape == (1, 28, 28)
+        and DATASETS["mnist"].mean == (0.1307,)
+        and DATASETS["mnist"].std == (0.3081,)
+    )
     assert DATASETS["cifar10"].input_shape == (3, 32, 32) and DATASETS["cifar10"].std == (0.247, 0.243, 0.262)
     assert DATASETS["cifar100"].num_classes == 100
 
@@ -154,7 +162,10 @@ def test_shipped_sample_is_used_loudly(tmp_path: Path, capsys: pytest.CaptureFix
     with pytest.warns(SampleDataWarning, match="SHIPPED MNIST SAMPLE"):
         train = load_dataset("mnist", train=True, data_dir=tmp_path, download=False)
     stderr = capsys.readouterr().err
-    assert f"prunekit: MNIST not found under {tmp_path}; using the SHIPPED MNIST SAMPLE (10,000 train / 2,000 test images)" in stderr
+    assert (
+        f"prunekit: MNIST not found under {tmp_path}; using the SHIPPED MNIST SAMPLE (10,000 train / 2,000 test images)"
+        in stderr
+    )
     assert "not comparable" in stderr
     with pytest.warns(SampleDataWarning):
         test = load_dataset("mnist", train=False, data_dir=tmp_path, download=False)
@@ -172,7 +183,9 @@ def test_download_is_tried_before_the_sample(tmp_path: Path, monkeypatch: pytest
     assert calls == [("mnist", tmp_path)]
 
 
-def test_download_gives_up_quickly_when_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_download_gives_up_quickly_when_offline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setattr(pdata, "_reachable", lambda url, timeout=3.0: False)
     assert pdata._try_download("mnist", tmp_path) is False
     assert "not downloading mnist" in capsys.readouterr().err
@@ -273,7 +286,10 @@ def test_normalization_matches_torchvision() -> None:
     data = random_cifar_like(4)
     inputs, _ = next(iter(DeviceLoader(data, batch_size=4)))
     reference = torch.stack(
-        [transforms.Normalize(DATASETS["cifar10"].mean, DATASETS["cifar10"].std)(image.float() / 255) for image in data.images]
+        [
+            transforms.Normalize(DATASETS["cifar10"].mean, DATASETS["cifar10"].std)(image.float() / 255)
+            for image in data.images
+        ]
     )
     assert inputs.dtype == torch.float32
     torch.testing.assert_close(inputs, reference, atol=1e-5, rtol=0)
@@ -349,7 +365,7 @@ def test_augment_does_nothing_on_mnist() -> None:
     data = mnist_like(16)
     plain = list(DeviceLoader(data, 8, shuffle=True, seed=1))
     augmented = list(DeviceLoader(data, 8, shuffle=True, seed=1, augment=True))
-    assert all(torch.equal(a[0], b[0]) for a, b in zip(plain, augmented))
+    assert all(torch.equal(a[0], b[0]) for a, b in zip(plain, augmented, strict=True))
 
 
 def _match_crop(output: torch.Tensor, original: torch.Tensor) -> list[tuple[int, int, bool]]:
@@ -371,7 +387,7 @@ def test_cifar_augmentation_is_a_zero_padded_shift_and_flip() -> None:
     outputs = pdata._random_crop_flip(data.images, generator)
     assert outputs.shape == data.images.shape and outputs.dtype == torch.uint8
     draws = []
-    for output, original in zip(outputs, data.images):
+    for output, original in zip(outputs, data.images, strict=True):
         matches = _match_crop(output, original)
         assert len(matches) == 1, matches  # random pixels: exactly one crop/flip explains it
         draws.append(matches[0])
@@ -411,7 +427,9 @@ def test_prune_loader_takes_ratio_times_classes_without_augmentation() -> None:
     assert loader.num_examples == 100 and len(loader) == 4 and not loader.augment
     seen = torch.cat([t for _, t in loader])
     assert len(seen) == 100
-    assert set(seen.tolist()) <= set(range(10)) and torch.equal(seen.sort().values, torch.cat([t for _, t in loader]).sort().values)
+    assert set(seen.tolist()) <= set(range(10)) and torch.equal(
+        seen.sort().values, torch.cat([t for _, t in loader]).sort().values
+    )
     numbered = DeviceDataset("cifar10", True, data.images, torch.arange(500), DATASETS["cifar10"], "TEST-ONLY numbered")
     for inputs, index in prune_loader(numbered, ratio=1, batch_size=4, seed=1):
         assert torch.equal(inputs, loader.normalize(data.images[index]))  # whole images: no crop, no flip

@@ -47,15 +47,16 @@ def test_atomic_write_replaces_only_at_the_end(tmp_path: Path) -> None:
         handle.write("new")
         assert target.read_text() == "old"  # not replaced while writing
     assert target.read_text() == "new"
-    with pytest.raises(ValueError, match="'a'"):
-        with atomic_write(target, mode="a"):
-            pass
+    with pytest.raises(ValueError, match="'a'"), atomic_write(target, mode="a"):
+        pass
 
 
 def test_checkpoint_round_trip(tmp_path: Path) -> None:
     model = torch.nn.Linear(3, 2)
     target = tmp_path / "checkpoint.pt"
-    save_checkpoint(target, {"phase": "post", "epoch": 4, "model": model.state_dict(), "history": [{"top1": 12.5, "train_loss": None}]})
+    save_checkpoint(
+        target, {"phase": "post", "epoch": 4, "model": model.state_dict(), "history": [{"top1": 12.5, "train_loss": None}]}
+    )
     state = load_checkpoint(target)
     assert state["phase"] == "post" and state["epoch"] == 4
     assert state["history"] == [{"top1": 12.5, "train_loss": None}]

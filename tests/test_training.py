@@ -115,7 +115,10 @@ def test_evaluate_counts_top1_and_top5_per_example() -> None:
     batch_two = (logits.repeat(1, 1), torch.tensor([0]))
     result = evaluate(nn.Identity(), [batch_one, batch_two])
     assert result["top1"] == pytest.approx(50.0) and result["top5"] == pytest.approx(75.0)
-    expected = (F.cross_entropy(batch_one[0], batch_one[1], reduction="sum") + F.cross_entropy(batch_two[0], batch_two[1], reduction="sum")) / 4
+    expected = (
+        F.cross_entropy(batch_one[0], batch_one[1], reduction="sum")
+        + F.cross_entropy(batch_two[0], batch_two[1], reduction="sum")
+    ) / 4
     assert result["loss"] == pytest.approx(expected.item(), rel=1e-6)
     with pytest.raises(ValueError, match="no batch"):
         evaluate(nn.Identity(), [])
@@ -156,7 +159,9 @@ def test_training_learns_mnist(sample: tuple) -> None:
 
 def test_fit_history_rows(sample: tuple, tmp_path: Path) -> None:
     model, optimizer, scheduler, train_loader, test_loader = _setup(sample, limit=512)
-    history = fit(model, train_loader, test_loader, optimizer, scheduler, 3, checkpoint_path=tmp_path / "c.pt", progress=False)
+    history = fit(
+        model, train_loader, test_loader, optimizer, scheduler, 3, checkpoint_path=tmp_path / "c.pt", progress=False
+    )
     assert [row["epoch"] for row in history] == [0, 1, 2, 3]
     assert all(set(row) == ROW_KEYS for row in history)
     assert history[0]["train_loss"] is None and history[0]["epoch_time_s"] == 0.0
@@ -203,7 +208,9 @@ class CrashingLoader:
         self.loader.load_state_dict(state)
 
 
-def test_resume_after_a_crash_gives_the_uninterrupted_history(sample: tuple, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_resume_after_a_crash_gives_the_uninterrupted_history(
+    sample: tuple, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     model, optimizer, scheduler, train_loader, test_loader = _setup(sample, seed=5, limit=512)
     reference = fit(model, train_loader, test_loader, optimizer, scheduler, 3, progress=False)
     reference_weights = {key: value.clone() for key, value in model.state_dict().items()}
@@ -211,7 +218,16 @@ def test_resume_after_a_crash_gives_the_uninterrupted_history(sample: tuple, tmp
     checkpoint = tmp_path / "run" / "checkpoint.pt"
     model, optimizer, scheduler, train_loader, test_loader = _setup(sample, seed=5, limit=512)
     with pytest.raises(KeyboardInterrupt):
-        fit(model, CrashingLoader(train_loader, crash_on=3), test_loader, optimizer, scheduler, 3, checkpoint_path=checkpoint, progress=False)
+        fit(
+            model,
+            CrashingLoader(train_loader, crash_on=3),
+            test_loader,
+            optimizer,
+            scheduler,
+            3,
+            checkpoint_path=checkpoint,
+            progress=False,
+        )
     assert load_checkpoint(checkpoint)["epoch"] == 2
     torch.rand(5)  # the new process's RNG is elsewhere; the checkpoint restores it
 
@@ -224,23 +240,41 @@ def test_resume_after_a_crash_gives_the_uninterrupted_history(sample: tuple, tmp
     assert scheduler.last_epoch == 3 and optimizer.param_groups[0]["lr"] == pytest.approx(1e-4)
 
 
-def test_checkpoint_of_another_phase_is_not_resumed(sample: tuple, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_checkpoint_of_another_phase_is_not_resumed(
+    sample: tuple, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     checkpoint = tmp_path / "checkpoint.pt"
     model, optimizer, scheduler, train_loader, test_loader = _setup(sample, limit=256)
     fit(model, train_loader, test_loader, optimizer, scheduler, 1, checkpoint_path=checkpoint, phase="pre", progress=False)
     model, optimizer, scheduler, train_loader, test_loader = _setup(sample, limit=256)
-    history = fit(model, train_loader, test_loader, optimizer, scheduler, 2, checkpoint_path=checkpoint, phase="post", progress=False)
+    history = fit(
+        model, train_loader, test_loader, optimizer, scheduler, 2, checkpoint_path=checkpoint, phase="post", progress=False
+    )
     assert "resuming" not in capsys.readouterr().out
     assert [row["epoch"] for row in history] == [0, 1, 2] and load_checkpoint(checkpoint)["phase"] == "post"
     model, optimizer, scheduler, train_loader, test_loader = _setup(sample, limit=256)
     with pytest.raises(ValueError, match="more than the 1 requested"):
-        fit(model, train_loader, test_loader, optimizer, scheduler, 1, checkpoint_path=checkpoint, phase="post", progress=False)
+        fit(
+            model,
+            train_loader,
+            test_loader,
+            optimizer,
+            scheduler,
+            1,
+            checkpoint_path=checkpoint,
+            phase="post",
+            progress=False,
+        )
 
 
 def test_fit_with_progress_bars_and_start_history(sample: tuple, capsys: pytest.CaptureFixture[str]) -> None:
     model, optimizer, scheduler, train_loader, test_loader = _setup(sample, limit=128)
-    earlier = [{"epoch": 0, "train_loss": None, "test_loss": 2.3, "top1": 10.0, "top5": 50.0, "lr": 1e-3, "epoch_time_s": 0.0}]
-    history = fit(model, train_loader, test_loader, optimizer, None, 1, progress=True, batch_progress=True, start_history=earlier)
+    earlier = [
+        {"epoch": 0, "train_loss": None, "test_loss": 2.3, "top1": 10.0, "top5": 50.0, "lr": 1e-3, "epoch_time_s": 0.0}
+    ]
+    history = fit(
+        model, train_loader, test_loader, optimizer, None, 1, progress=True, batch_progress=True, start_history=earlier
+    )
     assert history[0] == earlier[0] and [row["epoch"] for row in history] == [0, 0, 1]
     assert "post-training" in capsys.readouterr().err
     with pytest.raises(ValueError, match="epochs"):
@@ -282,3 +316,14 @@ def test_seed_everything_seeds_torch_random_and_numpy() -> None:
     assert torch.equal(first[0], second[0]) and first[1:] == second[1:]
     seed_everything(124)
     assert not torch.equal(torch.rand(3), first[0])
+
+
+def test_resume_with_a_differently_seeded_loader_warns(sample: tuple, tmp_path: Path) -> None:
+    checkpoint = tmp_path / "checkpoint.pt"
+    model, optimizer, scheduler, train_loader, test_loader = _setup(sample, limit=256)
+    fit(model, train_loader, test_loader, optimizer, scheduler, 1, checkpoint_path=checkpoint, progress=False)
+    model, optimizer, scheduler, _, test_loader = _setup(sample, limit=256)
+    other_loader = DeviceLoader(sample[0], batch_size=64, shuffle=True, seed=999, limit=256)
+    with pytest.warns(UserWarning, match="cannot restore the training batches' order"):
+        history = fit(model, other_loader, test_loader, optimizer, scheduler, 2, checkpoint_path=checkpoint, progress=False)
+    assert [row["epoch"] for row in history] == [0, 1, 2]
