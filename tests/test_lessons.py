@@ -354,3 +354,17 @@ def test_lesson_setup_labels_the_cifar_fallback(monkeypatch):
     assert lesson.title("Mag scores").startswith("FALLBACK: MNIST digits standing in for CIFAR-10")
     assert lesson.train.spec.input_shape == (3, 32, 32)
     assert lesson.model.input_shape == (3, 32, 32)
+
+
+def test_pretrain_copy_trains_a_repeatable_copy():
+    from prunekit.presets import preset_config
+
+    lesson = lessons.lesson_setup(preset_config("quick", "mag", train_limit=256), device="cpu")
+    before = lesson.model.layers[0].weight.detach().clone()
+    first, second = lessons.pretrain_copy(lesson, 1), lessons.pretrain_copy(lesson, 1)
+    assert torch.equal(lesson.model.layers[0].weight, before), "the lesson's model is untouched"
+    assert not torch.equal(first.layers[0].weight, before)
+    assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), second.state_dict().values()))
+    assert torch.equal(lessons.pretrain_copy(lesson, 0).layers[0].weight, before)
+    with pytest.raises(ValueError, match="epochs must be >= 0"):
+        lessons.pretrain_copy(lesson, -1)
