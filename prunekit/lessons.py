@@ -57,6 +57,7 @@ __all__ = [
     "input_output_paths",
     "kept_comparison",
     "lesson_setup",
+    "majority_share",
     "layer_kept",
     "pretrain_copy",
     "prune_copy",
@@ -93,6 +94,7 @@ class Lesson:
         config: The configuration it was built from.
         model: The unpruned model, initialized with ``torch.manual_seed(config.seed)``.
         train: The training split.
+        test: The test split.
         prune_data: The pruning batches (:func:`prunekit.data.prune_loader`).
         device: Where model and data live.
         fallback: True when MNIST digits stand in for a missing CIFAR-10.
@@ -102,6 +104,7 @@ class Lesson:
     config: ExperimentConfig
     model: nn.Module
     train: DeviceDataset
+    test: DeviceDataset
     prune_data: DeviceLoader
     device: torch.device
     fallback: bool
@@ -150,10 +153,12 @@ def lesson_setup(config: ExperimentConfig, device: str | torch.device | None = N
     fallback = False
     try:
         train = load_dataset(config.dataset, train=True, data_dir=config.data_dir, device=where)
+        test = load_dataset(config.dataset, train=False, data_dir=config.data_dir, device=where, download=False)
     except DatasetNotFoundError:
         if config.dataset != "cifar10":
             raise
         train = cifar_fallback(train=True, data_dir=config.data_dir, device=where)
+        test = cifar_fallback(train=False, data_dir=config.data_dir, device=where)
         fallback = True
     torch.manual_seed(config.seed)
     model = create_model(
@@ -165,7 +170,31 @@ def lesson_setup(config: ExperimentConfig, device: str | torch.device | None = N
         device=where,
     )
     data = prune_loader(train, config.prune_dataset_ratio, config.prune_batch_size, config.seed)
-    return Lesson(config, model, train, data, where, fallback, f"{FALLBACK_TAG} · " if fallback else "")
+    return Lesson(config, model, train, test, data, where, fallback, f"{FALLBACK_TAG} · " if fallback else "")
+
+
+def majority_share(dataset: DeviceDataset) -> float:
+    """The accuracy of always answering the most frequent class, in percent.
+
+    A network whose output no longer depends on its input (layer collapse) can
+    at best learn this; on the full MNIST test set it is 11.35 % (digit 1), the
+    seed's SynFlow result.
+
+    Args:
+        dataset: A split (usually the test split).
+
+    Returns:
+        ``100 × (count of the most frequent label) / (number of examples)``.
+
+    Example:
+        >>> from prunekit.data import DATASETS
+        >>> data = DeviceDataset("mnist", False, torch.zeros(4, 1, 28, 28, dtype=torch.uint8),
+        ...                      torch.tensor([1, 1, 1, 7]), DATASETS["mnist"], "toy")
+        >>> majority_share(data)
+        75.0
+    """
+    counts = torch.bincount(dataset.targets.long().cpu())
+    return 100.0 * float(counts.max()) / len(dataset)
 
 
 # --------------------------------------------------------------------------- the tiny network

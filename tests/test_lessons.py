@@ -327,6 +327,10 @@ def test_lesson_setup_builds_a_seeded_model_and_pruning_batches():
     config = preset_config("quick", "snip", seed=3)
     first, second = lessons.lesson_setup(config, device="cpu"), lessons.lesson_setup(config, device="cpu")
     assert first.train.spec.input_shape == (1, 28, 28) and not first.fallback and first.tag == ""
+    assert first.train.train and not first.test.train
+    assert lessons.majority_share(first.test) == pytest.approx(
+        100.0 * torch.bincount(first.test.targets).max().item() / len(first.test)
+    )
     assert first.title("x") == "x"
     assert sum(len(targets) for _, targets in first.prune_data) == config.prune_dataset_ratio * 10
     assert all(torch.equal(a, b) for a, b in zip(first.model.state_dict().values(), second.model.state_dict().values()))
