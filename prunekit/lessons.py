@@ -54,6 +54,7 @@ __all__ = [
     "global_threshold",
     "gradient_norm",
     "flow_conservation",
+    "input_connections",
     "input_output_paths",
     "kept_comparison",
     "lesson_setup",
@@ -669,6 +670,41 @@ def pretrain_copy(lesson: Lesson, epochs: int, *, progress: bool = False) -> nn.
         train_epoch(model, loader, optimizer, progress=progress, desc=f"pre-training {epoch}/{epochs}")
     model.eval()
     return model
+
+
+def input_connections(model: nn.Module) -> tuple[np.ndarray, str]:
+    """Kept connections of the first prunable layer, arranged like its input.
+
+    For a linear first layer on image inputs (the FC net), the count of kept
+    weights leaving each input pixel, summed over the layer's units and averaged
+    over channels: an ``H × W`` map. For a convolution, the kept weights at each
+    kernel position, summed over input and output channels: a ``k_h × k_w`` map.
+
+    Args:
+        model: A model of masked layers with ``input_shape``.
+
+    Returns:
+        ``(counts, kind)`` where ``kind`` is ``"pixel"`` or ``"kernel position"``.
+
+    Raises:
+        ValueError: If the model has no prunable layer or the first one does not match its input.
+
+    Example:
+        >>> from prunekit import create_model
+        >>> counts, kind = input_connections(create_model("default", "fc", (1, 28, 28), 10))
+        >>> counts.shape, kind, float(counts.max())
+        ((28, 28), 'pixel', 100.0)
+    """
+    first = next(iter(masked_parameters(model)), None)
+    if first is None:
+        raise ValueError(f"{type(model).__name__} has no prunable layer")
+    mask = first.mask.detach().double().cpu()
+    if mask.dim() == 4:
+        return mask.sum(dim=(0, 1)).numpy(), "kernel position"
+    shape = tuple(getattr(model, "input_shape", ()))
+    if mask.dim() != 2 or len(shape) != 3 or mask.shape[1] != math.prod(shape):
+        raise ValueError(f"the first layer {first.module_name} (mask {tuple(mask.shape)}) does not match the input shape {shape}")
+    return mask.sum(dim=0).reshape(shape).mean(dim=0).numpy(), "pixel"
 
 
 # --------------------------------------------------------------------------- paths and Rand's collapse

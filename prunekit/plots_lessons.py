@@ -31,6 +31,7 @@ __all__ = [
     "plot_collapse_rates",
     "plot_fan_in",
     "plot_flow_conservation",
+    "plot_input_connections",
     "plot_layer_density",
     "plot_score_distributions",
     "plot_signed_histogram",
@@ -419,4 +420,37 @@ def plot_fan_in(table: pd.DataFrame, *, threshold: float | None = None, title: s
     ax.legend(fontsize="small", loc="upper center", ncol=3)
     ax.grid(axis="y", color="0.9")
     ax.set_axisbelow(True)
+    return _finish(fig)
+
+
+def plot_input_connections(model: Any, *, title: str = "Kept first-layer connections") -> Figure:
+    """A map of the first layer's kept connections per input pixel (or kernel position).
+
+    Args:
+        model: A (pruned) model of masked layers; see :func:`prunekit.lessons.input_connections`.
+        title: The figure title.
+
+    Returns:
+        The figure: a grayscale image with a colour bar (black = none kept).
+
+    Raises:
+        ValueError: If the first layer does not match the model's input.
+
+    Example:
+        >>> from prunekit import create_model
+        >>> fig = plot_input_connections(create_model("default", "fc", (1, 28, 28), 10))
+        >>> fig.axes[0].get_xlabel()
+        'pixel column'
+    """
+    from prunekit.lessons import input_connections
+
+    counts, kind = input_connections(model)
+    fig, ax = plt.subplots(figsize=(4.6, 4.0))
+    image = ax.imshow(counts, cmap="gray", vmin=0, interpolation="nearest")
+    word = "pixel" if kind == "pixel" else "kernel"
+    ax.set_xlabel(f"{word} column")
+    ax.set_ylabel(f"{word} row")
+    ax.set_title(title, fontsize="medium")
+    bar = fig.colorbar(image, ax=ax)
+    bar.set_label("kept connections" + (" per pixel" if kind == "pixel" else " per kernel position"))
     return _finish(fig)

@@ -372,3 +372,20 @@ def test_pretrain_copy_trains_a_repeatable_copy():
     assert torch.equal(lessons.pretrain_copy(lesson, 0).layers[0].weight, before)
     with pytest.raises(ValueError, match="epochs must be >= 0"):
         lessons.pretrain_copy(lesson, -1)
+
+
+def test_input_connections_maps_kept_weights_to_pixels_and_kernel_positions(fc):
+    pruned, _ = lessons.prune_copy(fc, "mag", density=0.5)
+    counts, kind = lessons.input_connections(pruned)
+    assert kind == "pixel" and counts.shape == (28, 28)
+    assert counts.sum() == pruned.layers[0].weight_mask.sum().item()
+    torch.manual_seed(0)
+    conv = prunekit.create_model("default", "conv", (3, 8, 8), 10)
+    counts, kind = lessons.input_connections(conv)
+    assert kind == "kernel position" and counts.tolist() == [[3 * 32] * 3] * 3
+    fig = plots_lessons.plot_input_connections(pruned, title="Mag")
+    assert fig.axes[0].get_title() == "Mag"
+    bad = torch.nn.Sequential(MaskedLinear(5, 2))
+    bad.input_shape = (1, 2, 2)
+    with pytest.raises(ValueError, match="does not match the input shape"):
+        lessons.input_connections(bad)
