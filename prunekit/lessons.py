@@ -53,6 +53,7 @@ __all__ = [
     "fan_in_table",
     "global_threshold",
     "gradient_norm",
+    "gradient_norms",
     "flow_conservation",
     "input_connections",
     "input_output_paths",
@@ -378,6 +379,32 @@ def gradient_norm(
     if count == 0:
         raise ValueError("gradient_norm needs at least one (inputs, targets) batch")
     return float(sum(total.double().pow(2).sum() for total in totals))
+
+
+def gradient_norms(models: Mapping[str, nn.Module], data: Batches, **options: Any) -> pd.DataFrame:
+    """:func:`gradient_norm` of several models on the same batches, relative to the first.
+
+    Args:
+        models: Label → model, e.g. ``{"dense": net, "grasp": pruned}``.
+        data: ``(inputs, targets)`` batches (read once per model).
+        **options: ``loss_fn`` and ``temperature`` for :func:`gradient_norm`.
+
+    Returns:
+        Columns ``model``, ``gradient_norm_sq`` (``‖g‖²``) and ``relative`` (to the first row).
+
+    Raises:
+        ValueError: If ``models`` is empty.
+
+    Example:
+        >>> batch = [(torch.tensor([[1.0, 2.0]]), torch.tensor([[1.0]]))]
+        >>> gradient_norms({"a": tiny_network(), "b": tiny_network()}, batch, loss_fn=F.mse_loss).relative.tolist()
+        [1.0, 1.0]
+    """
+    if not models:
+        raise ValueError("gradient_norms needs at least one labelled model")
+    batches = list(data)
+    values = [gradient_norm(model, batches, **options) for model in models.values()]
+    return pd.DataFrame({"model": list(models), "gradient_norm_sq": values, "relative": [v / values[0] for v in values]})
 
 
 # --------------------------------------------------------------------------- scores per layer

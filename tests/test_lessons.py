@@ -389,3 +389,14 @@ def test_input_connections_maps_kept_weights_to_pixels_and_kernel_positions(fc):
     bad.input_shape = (1, 2, 2)
     with pytest.raises(ValueError, match="does not match the input shape"):
         lessons.input_connections(bad)
+
+
+def test_gradient_norms_are_relative_to_the_first_model(fc, fc_batches):
+    pruned, _ = lessons.prune_copy(fc, "grasp", 1.0, fc_batches)
+    table = lessons.gradient_norms({"dense": fc, "grasp": pruned}, iter(fc_batches))
+    assert table.model.tolist() == ["dense", "grasp"]
+    assert table.relative.iloc[0] == 1.0
+    assert table.gradient_norm_sq.iloc[1] == pytest.approx(lessons.gradient_norm(pruned, fc_batches))
+    assert table.relative.iloc[1] == pytest.approx(table.gradient_norm_sq.iloc[1] / table.gradient_norm_sq.iloc[0])
+    with pytest.raises(ValueError, match="at least one"):
+        lessons.gradient_norms({}, fc_batches)
