@@ -38,8 +38,8 @@ from prunekit.models import create_model
 from prunekit.pruning import LayerCollapseWarning, PruneReport, density_from_compression, keep_count, prune
 from prunekit.scorers import get_scorer
 from prunekit.scorers.base import Batches
-from prunekit.training import make_optimizer, train_epoch
 from prunekit.scorers.grasp import grasp_scores
+from prunekit.training import make_optimizer, train_epoch
 
 __all__ = [
     "FALLBACK_TAG",
@@ -312,7 +312,12 @@ def removal_effects(
     """
     net = tiny_network() if net is None else net
     params = list(masked_parameters(net))
-    snip = [s.detach().double() for s in get_scorer("snip")(net, params, [(torch.tensor([list(inputs)]), torch.tensor([list(targets)]))], F.mse_loss)]
+    snip = [
+        s.detach().double()
+        for s in get_scorer("snip")(
+            net, params, [(torch.tensor([list(inputs)]), torch.tensor([list(targets)]))], F.mse_loss
+        )
+    ]
     x, t = torch.tensor([list(inputs)]), torch.tensor([list(targets)])
     with torch.no_grad():
         base = float(F.mse_loss(net(x), t))
@@ -404,7 +409,9 @@ def gradient_norms(models: Mapping[str, nn.Module], data: Batches, **options: An
         raise ValueError("gradient_norms needs at least one labelled model")
     batches = list(data)
     values = [gradient_norm(model, batches, **options) for model in models.values()]
-    return pd.DataFrame({"model": list(models), "gradient_norm_sq": values, "relative": [v / values[0] for v in values]})
+    return pd.DataFrame(
+        {"model": list(models), "gradient_norm_sq": values, "relative": [v / values[0] for v in values]}
+    )
 
 
 # --------------------------------------------------------------------------- scores per layer
@@ -453,7 +460,9 @@ def score_frame(
         if max_per_layer is not None and flat.numel() > max_per_layer:
             flat = flat[torch.randperm(flat.numel(), generator=generator)[:max_per_layer]]
         frames.append(
-            pd.DataFrame({"module": param.module_name, "layer": index, "size": param.mask.numel(), "score": flat.numpy()})
+            pd.DataFrame(
+                {"module": param.module_name, "layer": index, "size": param.mask.numel(), "score": flat.numpy()}
+            )
         )
     return pd.concat(frames, ignore_index=True)
 
@@ -547,7 +556,9 @@ def kept_comparison(models: Mapping[str, nn.Module]) -> pd.DataFrame:
     return table[["label", "module", "size", "kept", "density"]]
 
 
-def prune_copy(model: nn.Module, pruner: str, compression: float | None = None, data: Batches | None = None, **options: Any):
+def prune_copy(
+    model: nn.Module, pruner: str, compression: float | None = None, data: Batches | None = None, **options: Any
+):
     """Prunes a deep copy of ``model``, leaving the original untouched.
 
     Args:
@@ -690,7 +701,9 @@ def pretrain_copy(lesson: Lesson, epochs: int, *, progress: bool = False) -> nn.
         raise ValueError(f"epochs must be >= 0; got {epochs!r}")
     config = lesson.config
     model = copy.deepcopy(lesson.model)
-    loader = DeviceLoader(lesson.train, config.train_batch_size, shuffle=True, seed=config.seed, limit=config.train_limit)
+    loader = DeviceLoader(
+        lesson.train, config.train_batch_size, shuffle=True, seed=config.seed, limit=config.train_limit
+    )
     optimizer = make_optimizer(config.optimizer, model.parameters(), config.lr, config.weight_decay)
     torch.manual_seed(config.seed)
     for epoch in range(1, epochs + 1):
@@ -730,7 +743,9 @@ def input_connections(model: nn.Module) -> tuple[np.ndarray, str]:
         return mask.sum(dim=(0, 1)).numpy(), "kernel position"
     shape = tuple(getattr(model, "input_shape", ()))
     if mask.dim() != 2 or len(shape) != 3 or mask.shape[1] != math.prod(shape):
-        raise ValueError(f"the first layer {first.module_name} (mask {tuple(mask.shape)}) does not match the input shape {shape}")
+        raise ValueError(
+            f"the first layer {first.module_name} (mask {tuple(mask.shape)}) does not match the input shape {shape}"
+        )
     return mask.sum(dim=0).reshape(shape).mean(dim=0).numpy(), "pixel"
 
 
@@ -881,7 +896,7 @@ def collapse_rates(frame: pd.DataFrame) -> pd.DataFrame:
             "disconnected": grouped.disconnected.mean(),
         }
     ).reset_index()
-    table.insert(1, "density", 10.0 ** -table.compression)
+    table.insert(1, "density", 10.0**-table.compression)
     return table
 
 
@@ -908,6 +923,9 @@ def flow_conservation(model: nn.Module) -> pd.DataFrame:
         (score sum of the model as is). ``table.attrs["R"]`` holds the bias-free
         network's total flow ``R``.
 
+    Raises:
+        ValueError: If ``model.input_shape`` is missing.
+
     Example:
         >>> table = flow_conservation(tiny_network())
         >>> table.flow.round(4).tolist(), table.attrs["R"]
@@ -921,7 +939,9 @@ def flow_conservation(model: nn.Module) -> pd.DataFrame:
     scorer = get_scorer("synflow")
     flows = [s.double().sum().item() for s in scorer(bias_free, list(masked_parameters(bias_free)))]
     with_biases = [s.double().sum().item() for s in scorer(model, list(masked_parameters(model)))]
-    shape = getattr(model, "input_shape")
+    shape = getattr(model, "input_shape", None)
+    if shape is None:
+        raise ValueError("flow_conservation needs model.input_shape, e.g. (1, 28, 28)")
     state = {}
     for name, tensor in list(bias_free.named_parameters()) + list(bias_free.named_buffers()):
         if tensor.is_floating_point():
@@ -930,13 +950,20 @@ def flow_conservation(model: nn.Module) -> pd.DataFrame:
     with torch.no_grad():
         was_training = bias_free.training
         bias_free.eval()
-        total = float(functional_call(bias_free, state, (torch.ones((1, *shape), dtype=torch.float64, device=device),)).sum())
+        total = float(
+            functional_call(bias_free, state, (torch.ones((1, *shape), dtype=torch.float64, device=device),)).sum()
+        )
         bias_free.train(was_training)
     rows = [
-        {"module": p.module_name, "size": p.mask.numel(), "flow": flow, "mean_score": flow / p.mask.numel(), "flow_with_biases": wb}
+        {
+            "module": p.module_name,
+            "size": p.mask.numel(),
+            "flow": flow,
+            "mean_score": flow / p.mask.numel(),
+            "flow_with_biases": wb,
+        }
         for p, flow, wb in zip(masked_parameters(model), flows, with_biases)
     ]
     table = pd.DataFrame(rows, columns=["module", "size", "flow", "mean_score", "flow_with_biases"])
     table.attrs["R"] = total
     return table
-

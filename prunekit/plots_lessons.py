@@ -176,12 +176,27 @@ def plot_signed_histogram(frame: pd.DataFrame, *, title: str = "Signed scores", 
         raise ValueError("plot_signed_histogram needs at least one non-zero score")
     low, high = float(magnitudes.min()), float(magnitudes.max())
     linthresh = float(np.percentile(magnitudes, 5))
-    edges = np.geomspace(max(low, linthresh), high * 1.0001, bins + 1) if high > low else np.array([low * 0.9, high * 1.1])
+    edges = (
+        np.geomspace(max(low, linthresh), high * 1.0001, bins + 1) if high > low else np.array([low * 0.9, high * 1.1])
+    )
     negative, positive = -scores[scores < 0], scores[scores > 0]
     fig, ax = plt.subplots(figsize=(8, 3.6))
     share = 100.0 * negative.size / scores.size
-    ax.hist(-negative, bins=-edges[::-1], color="0.75", edgecolor="0.2", hatch="//", label=f"negative: {share:.1f} % of scores")
-    ax.hist(positive, bins=edges, color="0.35", edgecolor="0.1", label=f"positive: {100.0 * positive.size / scores.size:.1f} %")
+    ax.hist(
+        -negative,
+        bins=-edges[::-1],
+        color="0.75",
+        edgecolor="0.2",
+        hatch="//",
+        label=f"negative: {share:.1f} % of scores",
+    )
+    ax.hist(
+        positive,
+        bins=edges,
+        color="0.35",
+        edgecolor="0.1",
+        label=f"positive: {100.0 * positive.size / scores.size:.1f} %",
+    )
     zero = int((scores == 0).sum())
     if zero:
         ax.plot([], [], " ", label=f"exactly zero: {100.0 * zero / scores.size:.1f} %")
@@ -281,7 +296,11 @@ def plot_training_curves(
     """
     if not histories:
         raise ValueError("plot_training_curves needs at least one history")
-    names = {"top1": "test top-1 accuracy (%)", "top5": "test top-5 accuracy (%)", "test_loss": "test loss (cross-entropy)"}
+    names = {
+        "top1": "test top-1 accuracy (%)",
+        "top5": "test top-5 accuracy (%)",
+        "test_loss": "test loss (cross-entropy)",
+    }
     if metric not in names:
         raise ValueError(f"unknown metric {metric!r}; valid metrics: {', '.join(names)}")
     fig, ax = plt.subplots(figsize=(7, 3.8))
@@ -331,8 +350,12 @@ def plot_collapse_rates(rates: pd.DataFrame, *, title: str = "Random pruning: co
     if rates.empty:
         raise ValueError("plot_collapse_rates needs a non-empty table")
     fig, ax = plt.subplots(figsize=(7, 3.8))
-    ax.plot(rates.compression, 100 * rates.disconnected, "s--", color="0.45", label="disconnected (no input-output path)")
-    ax.plot(rates.compression, 100 * rates.collapsed, "o-", color="0.0", label="layer collapse (a layer kept no weight)")
+    ax.plot(
+        rates.compression, 100 * rates.disconnected, "s--", color="0.45", label="disconnected (no input-output path)"
+    )
+    ax.plot(
+        rates.compression, 100 * rates.collapsed, "o-", color="0.0", label="layer collapse (a layer kept no weight)"
+    )
     ax.set_xlabel("compression exponent a (density 10^-a)")
     ax.set_ylabel(f"runs (%), of {int(rates.runs.max())} seeds")
     ax.set_ylim(-3, 103)
@@ -367,7 +390,15 @@ def plot_flow_conservation(table: pd.DataFrame, *, title: str = "SynFlow: synapt
     x = np.arange(len(table))
     total = float(table.attrs.get("R", table.flow.iloc[0]))
     left.bar(x - 0.2, table.flow / total, 0.4, color="0.35", edgecolor="0.0", label="biases set to 0")
-    left.bar(x + 0.2, table.flow_with_biases / total, 0.4, color="0.85", edgecolor="0.0", hatch="//", label="biases as initialized")
+    left.bar(
+        x + 0.2,
+        table.flow_with_biases / total,
+        0.4,
+        color="0.85",
+        edgecolor="0.0",
+        hatch="//",
+        label="biases as initialized",
+    )
     left.axhline(1.0, color="0.0", linestyle=":", linewidth=1)
     left.set_ylim(0, 1.3 * max(1.0, float((table.flow_with_biases / total).max())))
     left.set_ylabel("sum of the layer's scores / R")
@@ -384,7 +415,9 @@ def plot_flow_conservation(table: pd.DataFrame, *, title: str = "SynFlow: synapt
     return _finish(fig)
 
 
-def plot_fan_in(table: pd.DataFrame, *, threshold: float | None = None, title: str = "Magnitude at initialization") -> Figure:
+def plot_fan_in(
+    table: pd.DataFrame, *, threshold: float | None = None, title: str = "Magnitude at initialization"
+) -> Figure:
     """Each layer's largest and mean ``|θ|`` against the global magnitude threshold.
 
     Args:

@@ -113,17 +113,28 @@ class PruneExplorer(_Explorer):
         self.model, self.data = model, data
         self.pruner = ipw.Dropdown(options=list(pruners), value=pruner, description="pruner")
         self.compression = ipw.FloatSlider(
-            value=compression, min=0.0, max=max_compression, step=0.05, description="compression a",
-            readout_format=".2f", continuous_update=False, style={"description_width": "initial"},
+            value=compression,
+            min=0.0,
+            max=max_compression,
+            step=0.05,
+            description="compression a",
+            readout_format=".2f",
+            continuous_update=False,
+            style={"description_width": "initial"},
         )
         self.iterations = ipw.IntSlider(
-            value=iterations or get_scorer(pruner).default_iterations, min=1, max=100, description="rounds",
+            value=iterations or get_scorer(pruner).default_iterations,
+            min=1,
+            max=100,
+            description="rounds",
             continuous_update=False,
         )
         self.button = ipw.Button(description="Prune", button_style="primary", icon="scissors")
         self.status = ipw.HTML()
         self.output = ipw.Output()
-        self.box = ipw.VBox([ipw.HBox([self.pruner, self.compression, self.iterations, self.button]), self.status, self.output])
+        self.box = ipw.VBox(
+            [ipw.HBox([self.pruner, self.compression, self.iterations, self.button]), self.status, self.output]
+        )
         self.report = self.table = self.figure = None
         self.pruner.observe(self._default_rounds, names="value")
         self.button.on_click(lambda _: self.run())
@@ -144,7 +155,8 @@ class PruneExplorer(_Explorer):
             return
         self.report, self.table = report, lessons.layer_kept(pruned)
         self.figure = plots_lessons.plot_layer_density(
-            self.table, title=f"{pruner}, compression {compression:g} (density {10 ** -compression:.3g}), {rounds} round(s)"
+            self.table,
+            title=f"{pruner}, compression {compression:g} (density {10**-compression:.3g}), {rounds} round(s)",
         )
         self.status.value = html.escape(report.summary())
         self._show(self.figure)
@@ -206,7 +218,8 @@ class RunExplorer(_Explorer):
         self.base = base
         self.runner = runner or default_runner
         current = next(
-            (label for label, fields in MODEL_CHOICES.items() if all(getattr(base, k) == v for k, v in fields.items())), None
+            (label for label, fields in MODEL_CHOICES.items() if all(getattr(base, k) == v for k, v in fields.items())),
+            None,
         )
         choices = dict(MODEL_CHOICES)
         if current is None:
@@ -215,19 +228,33 @@ class RunExplorer(_Explorer):
         self.choices = choices
         self.pruner = ipw.Dropdown(options=list(SCORERS), value=base.pruner, description="pruner")
         self.compression = ipw.FloatSlider(
-            value=base.compression, min=0.0, max=max_compression, step=0.05, description="compression a",
-            readout_format=".2f", continuous_update=False, style={"description_width": "initial"},
+            value=base.compression,
+            min=0.0,
+            max=max_compression,
+            step=0.05,
+            description="compression a",
+            readout_format=".2f",
+            continuous_update=False,
+            style={"description_width": "initial"},
         )
         self.model = ipw.Dropdown(options=list(choices), value=current, description="model/data")
         self.epochs = ipw.IntSlider(
-            value=min(base.post_epochs, max_epochs), min=0, max=max(max_epochs, base.post_epochs), description="epochs",
+            value=min(base.post_epochs, max_epochs),
+            min=0,
+            max=max(max_epochs, base.post_epochs),
+            description="epochs",
             continuous_update=False,
         )
         self.button = ipw.Button(description="Train", button_style="primary", icon="play")
         self.status = ipw.HTML()
         self.output = ipw.Output()
         self.box = ipw.VBox(
-            [ipw.HBox([self.pruner, self.compression]), ipw.HBox([self.model, self.epochs, self.button]), self.status, self.output]
+            [
+                ipw.HBox([self.pruner, self.compression]),
+                ipw.HBox([self.model, self.epochs, self.button]),
+                self.status,
+                self.output,
+            ]
         )
         self.result = self.figure = self.density_figure = None
         self.button.on_click(lambda _: self.run())
@@ -271,12 +298,15 @@ class RunExplorer(_Explorer):
 
             table = pd.DataFrame(layers)
             if {"module", "kept", "density"} <= set(table.columns):
-                self.density_figure = plots_lessons.plot_layer_density(table, title=f"{prefix}density per layer · {label}")
+                self.density_figure = plots_lessons.plot_layer_density(
+                    table, title=f"{prefix}density per layer · {label}"
+                )
                 figures.append(self.density_figure)
         final = history[-1] if history else {}
         top1 = final.get("top1")
         self.status.value = html.escape(
-            f"{label}: top-1 {top1:.2f} % after {final.get('epoch', 0)} epoch(s)" if isinstance(top1, float) and not math.isnan(top1)
+            f"{label}: top-1 {top1:.2f} % after {final.get('epoch', 0)} epoch(s)"
+            if isinstance(top1, float) and not math.isnan(top1)
             else f"{label}: done"
         )
         self._show(*figures)

@@ -109,7 +109,12 @@ def test_score_frame_holds_every_weight_and_leaves_the_model_unchanged(fc, fc_ba
     assert list(frame.columns) == ["module", "layer", "size", "score"]
     assert len(frame) == 119_400
     assert frame.groupby("module", sort=False).size().to_dict() == {
-        "layers.0": 78_400, "layers.1": 10_000, "layers.2": 10_000, "layers.3": 10_000, "layers.4": 10_000, "fc": 1_000
+        "layers.0": 78_400,
+        "layers.1": 10_000,
+        "layers.2": 10_000,
+        "layers.3": 10_000,
+        "layers.4": 10_000,
+        "fc": 1_000,
     }
     assert all(torch.equal(a, b) for a, b in zip(before, fc.parameters()))
 
@@ -129,8 +134,14 @@ def test_score_frame_needs_data_for_snip(fc):
 
 
 def test_score_summary_counts_negative_and_zero_scores():
-    frame = pd.DataFrame({"module": ["a"] * 4 + ["b"] * 2, "layer": [0] * 4 + [1] * 2, "size": [4] * 4 + [2] * 2,
-                          "score": [-1.0, 0.0, 2.0, 3.0, 1.0, 1.0]})
+    frame = pd.DataFrame(
+        {
+            "module": ["a"] * 4 + ["b"] * 2,
+            "layer": [0] * 4 + [1] * 2,
+            "size": [4] * 4 + [2] * 2,
+            "score": [-1.0, 0.0, 2.0, 3.0, 1.0, 1.0],
+        }
+    )
     table = lessons.score_summary(frame)
     assert table.module.tolist() == ["a", "b"]
     assert table.negative.tolist() == [0.25, 0.0]
@@ -143,7 +154,9 @@ def test_global_threshold_is_the_smallest_kept_magnitude(fc):
     threshold = lessons.global_threshold(frame, 1.0)
     with pytest.warns(prunekit.LayerCollapseWarning):
         pruned, report = lessons.prune_copy(fc, "mag", 1.0)
-    kept = torch.cat([p.weight.detach()[p.weight_mask.bool()].abs() for p in pruned.modules() if isinstance(p, MaskedLinear)])
+    kept = torch.cat(
+        [p.weight.detach()[p.weight_mask.bool()].abs() for p in pruned.modules() if isinstance(p, MaskedLinear)]
+    )
     assert float(kept.min()) == pytest.approx(threshold)
     assert report.kept == 11_940
 
@@ -201,7 +214,9 @@ def test_input_output_paths_counts_paths_of_an_mlp(fc):
 
 
 def test_input_output_paths_ignores_biases_and_handles_batch_norm():
-    net = torch.nn.Sequential(MaskedConv2d(1, 2, 3, padding=1), MaskedBatchNorm2d(2), torch.nn.Flatten(), MaskedLinear(2 * 4 * 4, 1))
+    net = torch.nn.Sequential(
+        MaskedConv2d(1, 2, 3, padding=1), MaskedBatchNorm2d(2), torch.nn.Flatten(), MaskedLinear(2 * 4 * 4, 1)
+    )
     net.input_shape = (1, 4, 4)
     with torch.no_grad():
         net[1].running_mean.fill_(5.0)
@@ -253,7 +268,9 @@ def test_figures_are_returned_closed_with_labelled_axes(fc, fc_batches):
         plots_lessons.plot_score_distributions(lessons.score_frame(fc, "rand"), title="Rand", scale="linear"),
         plots_lessons.plot_signed_histogram(frame, title="GraSP"),
         plots_lessons.plot_layer_density(table, title="SynFlow"),
-        plots_lessons.plot_training_curves({"a": [{"epoch": 0, "top1": 10.0}, {"epoch": 1, "top1": 50.0}]}, references={"seed": 11.35}),
+        plots_lessons.plot_training_curves(
+            {"a": [{"epoch": 0, "top1": 10.0}, {"epoch": 1, "top1": 50.0}]}, references={"seed": 11.35}
+        ),
         plots_lessons.plot_collapse_rates(lessons.collapse_rates(lessons.rand_collapse([3.0], [1, 2]))),
         plots_lessons.plot_flow_conservation(lessons.flow_conservation(fc)),
         plots_lessons.plot_fan_in(lessons.fan_in_table(fc), threshold=0.07),
@@ -275,7 +292,9 @@ def test_plot_functions_reject_empty_or_bad_input():
     with pytest.raises(ValueError, match="non-empty"):
         plots_lessons.plot_layer_density(empty)
     with pytest.raises(ValueError, match="unknown scale 'loglog'; valid scales: log, symlog, linear"):
-        plots_lessons.plot_score_distributions(pd.DataFrame({"module": ["a"], "layer": [0], "size": [1], "score": [1.0]}), scale="loglog")
+        plots_lessons.plot_score_distributions(
+            pd.DataFrame({"module": ["a"], "layer": [0], "size": [1], "score": [1.0]}), scale="loglog"
+        )
     with pytest.raises(ValueError, match="non-zero"):
         plots_lessons.plot_signed_histogram(pd.DataFrame({"score": [0.0, 0.0]}))
     with pytest.raises(ValueError, match="unknown metric 'acc'"):
@@ -305,7 +324,9 @@ def test_gradient_norm_matches_the_hand_gradient_and_ignores_pruned_weights():
     g1, g2 = 2 * e * np.outer(W2[0], X), 2 * e * h
     batch = [(torch.tensor(X[None, :], dtype=torch.float32), torch.tensor(T[None, :], dtype=torch.float32))]
     net = lessons.tiny_network()
-    assert lessons.gradient_norm(net, batch, loss_fn=torch.nn.functional.mse_loss) == pytest.approx((g1**2).sum() + (g2**2).sum(), rel=1e-5)
+    assert lessons.gradient_norm(net, batch, loss_fn=torch.nn.functional.mse_loss) == pytest.approx(
+        (g1**2).sum() + (g2**2).sum(), rel=1e-5
+    )
     net[0].weight_mask[0, 0] = 0.0
     with torch.no_grad():
         net[0].weight[0, 0] = 0.0

@@ -31,7 +31,9 @@ EXPECTED = [
 SECTIONS = ["Aim", "Theory", "Practice", "Discussion", "Exercises"]
 CHECK_MARKER = "# NBVAL_CHECK_OUTPUT"
 # Words that betray a non-deterministic value (accuracy, loss, time) in a checked cell's code.
-UNCHECKABLE = re.compile(r"top-?[15]|accura|\bloss|time_s|_time\b|\btimes?\b|elapsed|perf_counter|seconds|inference", re.I)
+UNCHECKABLE = re.compile(
+    r"top-?[15]|accura|\bloss|time_s|_time\b|\btimes?\b|elapsed|perf_counter|seconds|inference", re.I
+)
 
 NUMBERED = sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
 
@@ -103,8 +105,12 @@ def test_title_cell(notebook):
     first = nb["cells"][0]
     text = _source(first)
     assert first["cell_type"] == "markdown"
-    assert text.startswith(f"# {path.name[:2]} · "), f"first line must be '# {path.name[:2]} · Title': {text.splitlines()[0]!r}"
-    assert re.search(r"Runs in about \d+(–\d+)? minutes? on a laptop CPU", text), "state the run time of the default parameters"
+    assert text.startswith(f"# {path.name[:2]} · "), (
+        f"first line must be '# {path.name[:2]} · Title': {text.splitlines()[0]!r}"
+    )
+    assert re.search(r"Runs in about \d+(–\d+)? minutes? on a laptop CPU", text), (
+        "state the run time of the default parameters"
+    )
     assert "PRESET" in text
 
 
@@ -117,7 +123,9 @@ def test_sections_in_template_order(notebook):
 def test_theory_has_equations(notebook):
     _, nb = notebook
     sections = _section_of(nb["cells"])
-    theory = "".join(_source(c) for c, s in zip(nb["cells"], sections) if s == "Theory" and c["cell_type"] == "markdown")
+    theory = "".join(
+        _source(c) for c, s in zip(nb["cells"], sections) if s == "Theory" and c["cell_type"] == "markdown"
+    )
     assert "$$" in theory or "$" in theory, "Theory needs the equations in LaTeX"
 
 
@@ -136,17 +144,27 @@ def test_exactly_one_parameters_cell_of_commented_assignments(notebook):
     lines = _source(cell).splitlines()
     names = []
     for statement in tree.body:
-        assert isinstance(statement, (ast.Assign, ast.AnnAssign)), f"only assignments in the parameters cell: line {statement.lineno}"
+        assert isinstance(statement, (ast.Assign, ast.AnnAssign)), (
+            f"only assignments in the parameters cell: line {statement.lineno}"
+        )
         targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
-        assert len(targets) == 1 and isinstance(targets[0], ast.Name), f"one plain name per assignment: line {statement.lineno}"
+        assert len(targets) == 1 and isinstance(targets[0], ast.Name), (
+            f"one plain name per assignment: line {statement.lineno}"
+        )
         names.append(targets[0].id)
         assert "#" in lines[statement.lineno - 1], f"{targets[0].id} needs a trailing comment saying what it tunes"
         assert not any(isinstance(node, ast.Call) for node in ast.walk(statement.value)), (
             f"{targets[0].id}: parameters hold values, not computations (derive values in the next cell)"
         )
     assert "INTERACTIVE" in names, "every notebook has an INTERACTIVE parameter"
-    interactive = next(s for s in tree.body if getattr((s.targets if isinstance(s, ast.Assign) else [s.target])[0], "id", "") == "INTERACTIVE")
-    assert isinstance(interactive.value, ast.Constant) and interactive.value.value is True, "INTERACTIVE defaults to True"
+    interactive = next(
+        s
+        for s in tree.body
+        if getattr((s.targets if isinstance(s, ast.Assign) else [s.target])[0], "id", "") == "INTERACTIVE"
+    )
+    assert isinstance(interactive.value, ast.Constant) and interactive.value.value is True, (
+        "INTERACTIVE defaults to True"
+    )
     assert len(names) == len(set(names)), "a parameter is assigned twice"
 
 
@@ -171,16 +189,22 @@ def test_widgets_only_when_interactive(notebook):
     for index, cell in enumerate(nb["cells"]):
         source = _source(cell)
         if cell["cell_type"] == "code" and re.search(r"\bwidgets\.\w+\(", source):
-            assert re.search(r"^if INTERACTIVE:", source, re.M), f"cell {index}: show widgets only under `if INTERACTIVE:`"
+            assert re.search(r"^if INTERACTIVE:", source, re.M), (
+                f"cell {index}: show widgets only under `if INTERACTIVE:`"
+            )
 
 
 def test_no_errors_committed(notebook):
     _, nb = notebook
     for index, cell in enumerate(nb["cells"]):
         for output in cell.get("outputs", []):
-            assert output.get("output_type") != "error", f"cell {index} holds an error: {output.get('ename')}: {output.get('evalue')}"
+            assert output.get("output_type") != "error", (
+                f"cell {index} holds an error: {output.get('ename')}: {output.get('evalue')}"
+            )
             if output.get("output_type") == "stream":
-                assert "Traceback (most recent call last)" not in "".join(output.get("text", "")), f"cell {index} printed a traceback"
+                assert "Traceback (most recent call last)" not in "".join(output.get("text", "")), (
+                    f"cell {index} printed a traceback"
+                )
 
 
 def test_committed_with_outputs(notebook):
@@ -204,14 +228,18 @@ def test_checked_cells_are_deterministic_ones(notebook):
         assert not UNCHECKABLE.search(code), f"cell {index}: a checked cell must not print accuracies, losses or times"
         assert cell.get("outputs"), f"cell {index}: a checked cell must have committed outputs to compare"
         checked += 1
-    assert checked >= 1, "mark at least one deterministic cell (parameter counts, FLOPs, seeded densities) with # NBVAL_CHECK_OUTPUT"
+    assert checked >= 1, (
+        "mark at least one deterministic cell (parameter counts, FLOPs, seeded densities) with # NBVAL_CHECK_OUTPUT"
+    )
 
 
 def test_exercise_answer_cells_are_labelled(notebook):
     _, nb = notebook
     sections = _section_of(nb["cells"])
     exercises = [c for c, s in zip(nb["cells"], sections) if s == "Exercises"]
-    assert any(c["cell_type"] == "markdown" and re.search(r"^\s*1\.", _source(c), re.M) for c in exercises), "number the exercises"
+    assert any(c["cell_type"] == "markdown" and re.search(r"^\s*1\.", _source(c), re.M) for c in exercises), (
+        "number the exercises"
+    )
     for cell in exercises:
         if cell["cell_type"] == "code":
             first = _source(cell).splitlines()[0] if _source(cell) else ""

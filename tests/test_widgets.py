@@ -105,7 +105,9 @@ def test_run_explorer_builds_the_config_from_its_controls():
 def test_run_explorer_plots_the_runners_history_and_layers():
     history = [{"epoch": 0, "top1": 10.0}, {"epoch": 1, "top1": 80.5}]
     layers = [{"module": "layers.0", "kept": 0, "density": 0.0}, {"module": "fc", "kept": 10, "density": 0.01}]
-    explorer = widgets.RunExplorer(preset_config("quick", "mag"), runner=lambda config: {"history": history, "layers": layers})
+    explorer = widgets.RunExplorer(
+        preset_config("quick", "mag"), runner=lambda config: {"history": history, "layers": layers}
+    )
     explorer.run()
     assert isinstance(explorer.figure, Figure) and isinstance(explorer.density_figure, Figure)
     assert "top-1 80.50 %" in explorer.status.value
