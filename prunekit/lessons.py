@@ -52,6 +52,7 @@ __all__ = [
     "compare_iterations",
     "fan_in_table",
     "global_threshold",
+    "histories",
     "gradient_norm",
     "gradient_norms",
     "flow_conservation",
@@ -64,6 +65,7 @@ __all__ = [
     "pretrain_copy",
     "prune_copy",
     "rand_collapse",
+    "run_table",
     "removal_effects",
     "score_frame",
     "score_summary",
@@ -967,3 +969,76 @@ def flow_conservation(model: nn.Module) -> pd.DataFrame:
     table = pd.DataFrame(rows, columns=["module", "size", "flow", "mean_score", "flow_with_biases"])
     table.attrs["R"] = total
     return table
+
+
+# --------------------------------------------------------------------------- finished runs
+
+
+def _post_history(result: Mapping[str, Any]) -> list[dict[str, Any]]:
+    rows = result.get("post_history")
+    if rows is None:
+        raise ValueError(f"a run result needs 'post_history'; this one has {', '.join(sorted(result))}")
+    return [dict(row) for row in rows]
+
+
+def histories(runs: Mapping[str, Mapping[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """The post-training history of each run (epoch 0 = right after pruning), for the training-curve plot.
+
+    Args:
+        runs: Label → result dict of :func:`prunekit.experiment.run_or_load`.
+
+    Returns:
+        Label → list of rows with ``epoch``, ``top1``, ``test_loss`` ….
+
+    Raises:
+        ValueError: If a result has no post-training history.
+
+    Example:
+        >>> histories({"a": {"post_history": [{"epoch": 0, "top1": 10.0}]}})
+        {'a': [{'epoch': 0, 'top1': 10.0}]}
+    """
+    return {label: _post_history(result) for label, result in runs.items()}
+
+
+def run_table(runs: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
+    """One row per finished run: what was pruned, how, and the final test accuracy.
+
+    Args:
+        runs: Label → result dict of :func:`prunekit.experiment.run_or_load`.
+
+    Returns:
+        Columns ``run``, ``pruner``, ``compression``, ``density`` (kept / prunable),
+        ``prune_iterations``, ``pre_epochs``, ``post_epochs``, ``collapsed_layers``
+        and ``top1`` (final test accuracy, %).
+
+    Raises:
+        ValueError: If a result lacks its config or history.
+
+    Example:
+        >>> result = {"config": {"pruner": "rand", "compression": 1.0, "pre_epochs": 0, "post_epochs": 1},
+        ...           "params": {"kept": 10, "total": 100}, "prune_iterations": 1, "collapsed_layers": [],
+        ...           "post_history": [{"epoch": 0, "top1": 10.0}, {"epoch": 1, "top1": 90.0}]}
+        >>> run_table({"r": result}).top1.tolist()
+        [90.0]
+    """
+    rows = []
+    for label, result in runs.items():
+        config = result.get("config")
+        if config is None:
+            raise ValueError(f"run {label!r} has no 'config'")
+        history = _post_history(result)
+        params = result.get("params", {})
+        rows.append(
+            {
+                "run": label,
+                "pruner": config["pruner"],
+                "compression": config["compression"],
+                "density": params["kept"] / params["total"] if params.get("total") else float("nan"),
+                "prune_iterations": result.get("prune_iterations"),
+                "pre_epochs": config["pre_epochs"],
+                "post_epochs": config["post_epochs"],
+                "collapsed_layers": ", ".join(result.get("collapsed_layers", [])) or "none",
+                "top1": history[-1]["top1"] if history else float("nan"),
+            }
+        )
+    return pd.DataFrame(rows)

@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -23,6 +24,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 __all__ = [
     "HATCHES",
@@ -281,7 +283,7 @@ def plot_training_curves(
         histories: Label → rows with ``epoch`` and ``metric`` (a run's post-training history).
         metric: ``top1``, ``top5`` (percent) or ``test_loss``.
         title: The figure title.
-        references: Label → value drawn as a horizontal line (e.g. ``{"seed, SynFlow": 11.35}``).
+        references: Label → value drawn as a horizontal line, named in the legend (e.g. ``{"seed, SynFlow": 11.35}``).
 
     Returns:
         The figure.
@@ -317,8 +319,8 @@ def plot_training_curves(
             label=label,
         )
     for j, (label, value) in enumerate((references or {}).items()):
-        ax.axhline(value, color="0.4", linestyle=_cycle(LINESTYLES, j + 1), linewidth=1)
-        ax.annotate(label, (0, value), xytext=(4, 3), textcoords="offset points", fontsize="small", color="0.25")
+        ax.axhline(value, color="0.5", linestyle=_cycle(LINESTYLES, j + 1), linewidth=1, label=label)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch after pruning (0 = before training)")
     ax.set_ylabel(names[metric])
     ax.set_title(title)
@@ -478,12 +480,12 @@ def plot_input_connections(model: Any, *, title: str = "Kept first-layer connect
     from prunekit.lessons import input_connections
 
     counts, kind = input_connections(model)
-    fig, ax = plt.subplots(figsize=(4.6, 4.0))
+    fig, ax = plt.subplots(figsize=(5.6, 4.4))
     image = ax.imshow(counts, cmap="gray", vmin=0, interpolation="nearest")
     word = "pixel" if kind == "pixel" else "kernel"
     ax.set_xlabel(f"{word} column")
     ax.set_ylabel(f"{word} row")
-    ax.set_title(title, fontsize="medium")
+    ax.set_title(textwrap.fill(title, 45), fontsize="medium")
     bar = fig.colorbar(image, ax=ax)
     bar.set_label("kept connections" + (" per pixel" if kind == "pixel" else " per kernel position"))
     return _finish(fig)
