@@ -32,6 +32,7 @@ from torch.func import functional_call
 
 from prunekit.config import ExperimentConfig
 from prunekit.data import DatasetNotFoundError, DeviceDataset, DeviceLoader, cifar_fallback, load_dataset, prune_loader
+from prunekit.device import select_device
 from prunekit.layers import MaskedLinear, masked_parameters
 from prunekit.metrics import layer_table
 from prunekit.models import create_model
@@ -119,16 +120,6 @@ class Lesson:
         return f"{self.tag}{text}"
 
 
-def _device(name: str) -> torch.device:
-    if name != "auto":
-        return torch.device(name)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
-
-
 def lesson_setup(config: ExperimentConfig, device: str | torch.device | None = None) -> Lesson:
     """Loads the data of ``config`` and builds its seeded, unpruned model.
 
@@ -153,7 +144,7 @@ def lesson_setup(config: ExperimentConfig, device: str | torch.device | None = N
         >>> lesson.train.spec.input_shape, lesson.fallback  # doctest: +SKIP
         ((1, 28, 28), False)
     """
-    where = _device(config.device) if device is None else torch.device(device)
+    where = select_device(config.device if device is None else device)
     fallback = False
     try:
         train = load_dataset(config.dataset, train=True, data_dir=config.data_dir, device=where)

@@ -1,0 +1,172 @@
+"""The single-shot experiment: what result.json holds, repeatability, no silent overwrite, resume after a crash."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import pytest
+import torch
+
+from prunekit import experiment, training
+from prunekit.config import ExperimentConfig
+from prunekit.data import DataWarning
+
+FC_WEIGHTS = 119_400
+
+
+def _config(tmp_path: Path, **changes) -> ExperimentConfig:
+    """FC on the shipped MNIST sample, small enough to train in about a second."""
+    base = ExperimentConfig(
+        pruner="snip",
+        compression=1.0,
+        post_epochs=1,
+        train_limit=1024,
+        test_limit=512,
+        timing_repeats=2,
+        result_dir=str(tmp_path / "results"),
+        data_dir=str(tmp_path / "no-data-here"),
+        device="cpu",
+        expid="run",
+    )
+    return base.replace(**changes)
+
+
+def _run(config: ExperimentConfig, **options) -> dict:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataWarning)
+        return experiment.run_singleshot(config, progress=False, **options)
+
+
+def test_result_json_holds_every_key_and_consistent_counts(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    result = _run(config)
+    folder = experiment.run_dir(config)
+    saved = json.loads((folder / "result.json").read_text())
+    assert set(experiment.RESULT_KEYS) <= set(saved)
+    assert saved["schema"] == experiment.SCHEMA and saved["status"] == "complete"
+    assert saved["config"] == config.to_dict()
+    assert saved["params"] == {"total": FC_WEIGHTS, "kept": 11_940, "ratio": pytest.approx(0.1)}
+    layer_flops = sum(row["flops_remaining"] for row in saved["layers"])
+    assert saved["flops"]["remaining"] == layer_flops < saved["flops"]["total"]
+    assert saved["flops"]["ratio"] == pytest.approx(layer_flops / saved["flops"]["total"])
+    assert saved["top1_accuracy"] == saved["post_history"][-1]["top1"] == result["top1_accuracy"]
+    assert [row["epoch"] for row in saved["post_history"]] == [0, 1]
+    assert saved["data"]["sample"] is True and saved["data"]["train_examples"] == 1024
+    assert saved["test_time"]["repeats"] == 2 and saved["test_time_s"] == saved["test_time"]["median_s"] > 0
+    assert saved["prune_iterations"] == 1 and saved["collapsed_layers"] == []
+    assert sorted(path.name for path in folder.iterdir()) == ["model.pt", "result.json"]
+
+
+def test_the_saved_model_loads_with_weights_only_and_keeps_its_masks(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    _run(config)
+    state = torch.load(experiment.run_dir(config) / "model.pt", weights_only=True)
+    assert int(sum(state[key].sum() for key in state if key.endswith("weight_mask"))) == 11_940
+    model = experiment.load_model(experiment.run_dir(config))
+    assert not model.training
+    assert all(torch.equal(model.state_dict()[key], value) for key, value in state.items())
+
+
+def test_same_seed_same_masks_and_accuracies(tmp_path: Path) -> None:
+    first = _run(_config(tmp_path, expid="a"))
+    second = _run(_config(tmp_path, expid="b"))
+    assert first["post_history"][-1]["top1"] == second["post_history"][-1]["top1"]
+    masks = [torch.load(Path(tmp_path / "results/singleshot" / name / "model.pt"), weights_only=True) for name in "ab"]
+    assert all(torch.equal(masks[0][key], masks[1][key]) for key in masks[0] if key.endswith("_mask"))
+    other = _run(_config(tmp_path, expid="c", seed=2))
+    assert other["layers"] != first["layers"] or other["top1_accuracy"] != first["top1_accuracy"]
+
+
+def test_a_finished_run_is_never_overwritten_silently(tmp_path: Path) -> None:
+    config = _config(tmp_path, post_epochs=0)
+    _run(config)
+    with pytest.raises(experiment.RunExistsError, match="already holds a finished run.*--overwrite"):
+        _run(config)
+    assert _run(config, overwrite=True)["status"] == "complete"
+
+
+def test_run_or_load_reuses_a_finished_identical_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = _config(tmp_path, expid="", post_epochs=0)
+    first = _run(config)
+    assert experiment.run_dir(config).name == experiment.expid_of(config)
+    assert experiment.expid_of(config).startswith("snip-c1-")
+
+    def fail(*args, **kwargs):
+        raise AssertionError("run_or_load ran a finished run again")
+
+    monkeypatch.setattr(experiment, "run_singleshot", fail)
+    assert experiment.run_or_load(config) == first
+    with pytest.raises(experiment.RunExistsError, match="seed"):
+        experiment.run_or_load(config.replace(expid=experiment.expid_of(config), seed=3))
+
+
+def test_a_crash_during_post_training_resumes_from_the_last_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    uninterrupted = _run(_config(tmp_path, expid="whole", post_epochs=3))
+    config = _config(tmp_path, expid="crashed", post_epochs=3)
+    real_epoch, calls = training.train_epoch, []
+
+    def crash_on_second_epoch(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real_epoch(*args, **kwargs)
+
+    monkeypatch.setattr(training, "train_epoch", crash_on_second_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        _run(config)
+    folder = experiment.run_dir(config)
+    assert not (folder / "result.json").exists()
+    assert {"pruned.pt", "checkpoint-post.pt", "config.json"} <= {path.name for path in folder.iterdir()}
+    monkeypatch.setattr(training, "train_epoch", real_epoch)
+    resumed = experiment.run_singleshot(config, progress=True)
+    assert "resuming post training from epoch 1/3" in capsys.readouterr().out
+    assert [row["top1"] for row in resumed["post_history"]] == [row["top1"] for row in uninterrupted["post_history"]]
+    assert resumed["layers"] == uninterrupted["layers"]
+    assert sorted(path.name for path in folder.iterdir()) == ["model.pt", "result.json"]
+
+
+def test_an_unfinished_run_of_another_configuration_is_not_resumed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = _config(tmp_path, post_epochs=2)
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(training, "train_epoch", crash)
+    with pytest.raises(KeyboardInterrupt):
+        _run(config)
+    with pytest.raises(experiment.RunExistsError, match="another configuration.*pruner"):
+        _run(config.replace(pruner="mag"))
+
+
+def test_synflow_with_one_iteration_collapses_and_the_summary_says_so(tmp_path: Path) -> None:
+    deep = _config(tmp_path, pruner="synflow", compression=2.0, prune_iterations=1, post_epochs=0, expid="one")
+    result = _run(deep)
+    assert result["collapsed_layers"], "one-shot SynFlow at density 0.01 should empty a layer of the FC net"
+    lines = experiment.summary_lines(result)
+    assert any(line.startswith("LAYER COLLAPSE: " + result["collapsed_layers"][0]) for line in lines)
+    assert lines[0].startswith("SHIPPED MNIST SAMPLE")
+    iterated = _run(deep.replace(prune_iterations=None, expid="hundred"))
+    assert iterated["prune_iterations"] == 100 and iterated["collapsed_layers"] == []
+
+
+def test_load_result_rejects_another_schema(tmp_path: Path) -> None:
+    folder = tmp_path / "old"
+    folder.mkdir()
+    (folder / "result.json").write_text(json.dumps({"schema": "synflow-pickle"}))
+    with pytest.raises(ValueError, match="synflow-pickle.*prunekit-result/1"):
+        experiment.load_result(folder)
+    with pytest.raises(FileNotFoundError, match="no finished run"):
+        experiment.load_result(tmp_path / "missing")
+
+
+def test_missing_cifar_names_the_folder_unless_a_labelled_fallback_is_allowed(tmp_path: Path) -> None:
+    config = _config(tmp_path, dataset="cifar10", model_class="default", model="fc", post_epochs=0, pruner="mag")
+    with pytest.raises(FileNotFoundError, match="cifar-10-batches-py"):
+        _run(config)
+    result = _run(config, allow_fallback=True)
+    assert result["data"]["fallback"] is True
+    assert experiment.summary_lines(result)[0].startswith("FALLBACK DATA")
