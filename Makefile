@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 OUT ?= out
 
-.PHONY: demo test test-fast nbval venv clean bench
+.PHONY: demo test test-fast nbval handout venv clean bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,15 +17,29 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# The main job: every numbered notebook in batch (papermill, default parameters, INTERACTIVE=False),
+# saved executed under $(OUT)/notebooks, then the seed's tables and figures as a report in $(OUT)/report.
 demo: $(STAMP)
-	$(BIN)/prunekit --model-class default --model fc --dataset mnist --experiment singleshot \
-		--pruner synflow --compression 1 --expid demo --post-epochs 2 --result-dir $(OUT)/results --overwrite
+	$(BIN)/prunekit notebooks --out $(OUT)/notebooks
+	$(BIN)/prunekit report results/notebooks --out $(OUT)/report
 
+# The tests: the library's unit and integration tests, then every notebook under nbval
+# (cells marked NBVAL_CHECK_OUTPUT must reproduce their committed outputs).
 test: $(STAMP)
 	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest --nbval-lax --nbval-sanitize-with notebooks/nbval_sanitize.cfg --durations=0 notebooks
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest tests -x -q
+
+nbval: $(STAMP)
+	$(BIN)/python -m pytest --nbval-lax --nbval-sanitize-with notebooks/nbval_sanitize.cfg notebooks
+
+handout: $(STAMP)
+	$(BIN)/prunekit handout --out handout
 
 bench: $(STAMP)
 	for script in benchmarks/bench_*.py; do $(BIN)/python $$script || exit 1; done
 
 clean:
-	rm -rf $(OUT) .pytest_cache
+	rm -rf $(OUT) results .pytest_cache
