@@ -1,0 +1,54 @@
+"""Batch runs of notebooks: parameters, selection, and a failing notebook that does not stop the others."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from prunekit import batch
+
+
+def _notebook(path: Path, body: str) -> None:
+    cells = [
+        {"cell_type": "code", "id": "params", "metadata": {"tags": ["parameters"]}, "source": "INTERACTIVE = True\nVALUE = 1\n",
+         "outputs": [], "execution_count": None},
+        {"cell_type": "code", "id": "body", "metadata": {}, "source": body, "outputs": [], "execution_count": None},
+    ]
+    notebook = {"cells": cells, "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                            "language": "python"}},
+                "nbformat": 4, "nbformat_minor": 5}
+    path.write_text(json.dumps(notebook))
+
+
+def test_parse_parameters_reads_literals_and_strings() -> None:
+    assert batch.parse_parameters(["A=1", "B=[0.5, 2]", "C=quick", "D=None", "E='x y'"]) == {
+        "A": 1, "B": [0.5, 2], "C": "quick", "D": None, "E": "x y"
+    }
+    with pytest.raises(ValueError, match="NAME=value; got 'oops'"):
+        batch.parse_parameters(["oops"])
+
+
+def test_notebooks_in_keeps_numbered_ones_and_names_unknown_choices(tmp_path: Path) -> None:
+    for name in ("00_a", "01_b", "scratch"):
+        _notebook(tmp_path / f"{name}.ipynb", "")
+    assert [p.stem for p in batch.notebooks_in(tmp_path)] == ["00_a", "01_b"]
+    assert [p.stem for p in batch.notebooks_in(tmp_path, ["01"])] == ["01_b"]
+    with pytest.raises(ValueError, match="no notebook 07.*valid: 00_a, 01_b"):
+        batch.notebooks_in(tmp_path, ["07"])
+
+
+def test_a_failing_notebook_is_reported_and_the_rest_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "src"
+    source.mkdir()
+    _notebook(source / "00_fails.ipynb", "raise RuntimeError('broken on purpose')")
+    _notebook(source / "01_works.ipynb", "print('value', VALUE * 10, 'interactive', INTERACTIVE)")
+    code = batch.main(["--notebooks", str(source), "--out", str(tmp_path / "out"), "-p", "VALUE=4"])
+    assert code == 1
+    assert "00_fails FAILED" in capsys.readouterr().err
+    ran = json.loads((tmp_path / "out" / "01_works.ipynb").read_text())
+    printed = "".join("".join(o.get("text", "")) for c in ran["cells"] for o in c.get("outputs", []))
+    assert "value 40 interactive False" in printed
+    failed = json.loads((tmp_path / "out" / "00_fails.ipynb").read_text())
+    assert any(o["output_type"] == "error" for c in failed["cells"] for o in c.get("outputs", []))
