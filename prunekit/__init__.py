@@ -9,6 +9,8 @@ Example:
     11940
 """
 
+from prunekit.config import ExperimentConfig
+from prunekit.experiment import load_model, load_result, run_or_load, run_singleshot, summary_lines
 from prunekit.export import to_dense, to_torch_prune
 from prunekit.layers import MaskedConv2d, MaskedLinear, masked_parameters
 from prunekit.metrics import flop_summary, layer_table, weight_histograms
@@ -20,6 +22,7 @@ from prunekit.pruning import (
     density_from_compression,
     prune,
 )
+from prunekit.presets import PRESETS, preset_config
 from prunekit.scorers import SCORERS
 
 __version__ = "0.1.0"
@@ -28,8 +31,10 @@ PRUNERS = tuple(SCORERS)
 
 __all__ = [
     "MODELS",
+    "PRESETS",
     "PRUNERS",
     "SCORERS",
+    "ExperimentConfig",
     "LayerCollapseWarning",
     "MaskedConv2d",
     "MaskedLinear",
@@ -39,8 +44,14 @@ __all__ = [
     "density_from_compression",
     "flop_summary",
     "layer_table",
+    "load_model",
+    "load_result",
     "masked_parameters",
+    "preset_config",
     "prune",
+    "run_or_load",
+    "run_singleshot",
+    "summary_lines",
     "to_dense",
     "to_torch_prune",
     "weight_histograms",
