@@ -1,0 +1,440 @@
+"""The seed's tables and figures from saved runs: ``prunekit report <folder>`` and the ``08_summary`` notebook.
+
+:func:`collect` reads every ``result.json`` below a folder (a sweep, or the
+notebooks' ``results/notebooks``) into one row per run. The table functions
+then shape those rows like the seed's report:
+
+- :func:`table_1_1`: top-1 accuracy, (dataset, model) × pruner (section 1.1);
+- :func:`table_accuracy`, :func:`table_test_time`, :func:`table_flop_ratio`: compression × pruner
+  (sections 1.2.1, 1.2.2, 1.2.3);
+- :func:`table_layer_density` and :func:`table_layer_flops`: per-layer density and weight FLOPs of
+  each pruner at one compression (sections 2.1 and 2.2);
+- :func:`side_by_side`: a table next to the seed's own numbers.
+
+:func:`write_report` writes each table as Markdown and CSV, the figures as PNG, and
+one self-contained HTML page. Runs on the shipped MNIST sample or on the labelled
+CIFAR-10 fallback are marked in every table caption and figure title.
+
+Example:
+    >>> frame = collect("results/notebooks")  # doctest: +SKIP
+    >>> table_accuracy(frame)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import html
+import io
+import math
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from prunekit import plots_lessons, plots_report, seed_numbers
+from prunekit.experiment import RESULT_FILE, load_result
+from prunekit.io import atomic_write
+
+__all__ = [
+    "PRUNER_ORDER",
+    "collect",
+    "data_label",
+    "main",
+    "side_by_side",
+    "table_1_1",
+    "table_accuracy",
+    "table_flop_ratio",
+    "table_layer_density",
+    "table_layer_flops",
+    "table_test_time",
+    "to_markdown",
+    "write_report",
+]
+
+PRUNER_ORDER = ("rand", "mag", "snip", "grasp", "synflow")
+"""Column order of every table, as in the seed."""
+
+_COLUMNS = [
+    "run_dir", "expid", "label", "pruner", "compression", "density", "dataset", "model_class", "model", "pre_epochs",
+    "post_epochs", "prune_iterations", "seed", "top1", "top5", "test_time_s", "test_time_iqr_s", "params_total",
+    "params_kept", "flops_total", "flops_remaining", "flop_ratio", "collapsed_layers", "sample", "fallback",
+]
+
+
+def _label(pruner: str, iterations: int) -> str:
+    """The pruner's name, plus its pruning iterations when they are not the kit's default for it."""
+    default = 100 if pruner == "synflow" else 1
+    return pruner if iterations == default else f"{pruner} ({iterations} iteration{'s' if iterations > 1 else ''})"
+
+
+def collect(folder: str | Path) -> pd.DataFrame:
+    """One row per finished run below ``folder``.
+
+    Args:
+        folder: A sweep folder, a result folder, or one run's folder.
+
+    Returns:
+        A DataFrame with run settings (``pruner``, ``compression``, ``dataset``, ``model`` …),
+        outcomes (``top1``, ``test_time_s``, ``flop_ratio``, ``collapsed_layers`` …) and the
+        data flags ``sample`` and ``fallback``; ``attrs["results"]`` maps ``run_dir`` to the full result dict.
+
+    Raises:
+        FileNotFoundError: If the folder does not exist or holds no finished run.
+        ValueError: If a result was written by an incompatible version (its schema is named).
+    """
+    root = Path(folder)
+    if not root.exists():
+        raise FileNotFoundError(f"no folder {root}")
+    files = sorted(root.rglob(RESULT_FILE))
+    if not files:
+        raise FileNotFoundError(f"no finished run (no {RESULT_FILE}) below {root}")
+    rows, results = [], {}
+    for file in files:
+        result = load_result(file)
+        config, params, flops = result["config"], result["params"], result["flops"]
+        run = str(file.parent)
+        results[run] = result
+        rows.append(
+            {
+                "run_dir": run,
+                "expid": result["expid"],
+                "label": _label(config["pruner"], result["prune_iterations"]),
+                "pruner": config["pruner"],
+                "compression": float(config["compression"]),
+                "density": params["ratio"],
+                "dataset": config["dataset"],
+                "model_class": config["model_class"],
+                "model": config["model"],
+                "pre_epochs": config["pre_epochs"],
+                "post_epochs": config["post_epochs"],
+                "prune_iterations": result["prune_iterations"],
+                "seed": config["seed"],
+                "top1": result["top1_accuracy"],
+                "top5": result["top5_accuracy"],
+                "test_time_s": result["test_time_s"],
+                "test_time_iqr_s": result["test_time"]["iqr_s"],
+                "params_total": params["total"],
+                "params_kept": params["kept"],
+                "flops_total": flops["total"],
+                "flops_remaining": flops["remaining"],
+                "flop_ratio": flops["ratio"],
+                "collapsed_layers": ", ".join(result["collapsed_layers"]),
+                "sample": bool(result["data"].get("sample")),
+                "fallback": bool(result["data"].get("fallback")),
+            }
+        )
+    frame = pd.DataFrame(rows, columns=_COLUMNS)
+    frame.attrs["results"] = results
+    return frame
+
+
+def data_label(frame: pd.DataFrame) -> str:
+    """A caption prefix saying when the data was not the real, full dataset ("" when it was).
+
+    Example:
+        >>> data_label(pd.DataFrame({"sample": [True], "fallback": [False]}))
+        'SHIPPED MNIST SAMPLE (10,000/2,000 images) · '
+    """
+    parts = []
+    if frame["fallback"].any():
+        parts.append("FALLBACK: MNIST digits standing in for CIFAR-10")
+    if frame["sample"].any():
+        parts.append("SHIPPED MNIST SAMPLE (10,000/2,000 images)")
+    return "".join(f"{part} · " for part in parts)
+
+
+def _ordered(table: pd.DataFrame) -> pd.DataFrame:
+    def key(column: str) -> tuple[int, str]:
+        base = str(column).split(" ")[0]
+        return (PRUNER_ORDER.index(base) if base in PRUNER_ORDER else len(PRUNER_ORDER), str(column))
+
+    return table[sorted(table.columns, key=key)]
+
+
+def _pivot(frame: pd.DataFrame, value: str) -> pd.DataFrame:
+    if frame.empty:
+        return pd.DataFrame(columns=list(PRUNER_ORDER))
+    table = frame.pivot_table(index="compression", columns="label", values=value, aggfunc="mean")
+    table.columns.name = None
+    return _ordered(table.sort_index())
+
+
+def _select(frame: pd.DataFrame, dataset: str | None, model: str | None) -> pd.DataFrame:
+    chosen = frame
+    if dataset is not None:
+        chosen = chosen[chosen.dataset == dataset]
+    if model is not None:
+        chosen = chosen[chosen.model == model]
+    return chosen
+
+
+def table_accuracy(frame: pd.DataFrame, dataset: str | None = None, model: str | None = None) -> pd.DataFrame:
+    """Section 1.2.1: top-1 accuracy (%), compression × pruner (mean over seeds).
+
+    Example:
+        >>> rows = pd.DataFrame({"label": ["snip", "rand"], "compression": [1.0, 1.0], "top1": [97.0, 95.0],
+        ...                      "dataset": "mnist", "model": "fc"})
+        >>> table_accuracy(rows).columns.tolist()
+        ['rand', 'snip']
+    """
+    return _pivot(_select(frame, dataset, model), "top1")
+
+
+def table_test_time(frame: pd.DataFrame, dataset: str | None = None, model: str | None = None) -> pd.DataFrame:
+    """Section 1.2.2: median seconds of one inference pass over the test set, compression × pruner."""
+    return _pivot(_select(frame, dataset, model), "test_time_s")
+
+
+def table_flop_ratio(frame: pd.DataFrame, dataset: str | None = None, model: str | None = None) -> pd.DataFrame:
+    """Section 1.2.3: remaining FLOPs over the dense model's, compression × pruner."""
+    return _pivot(_select(frame, dataset, model), "flop_ratio")
+
+
+def table_1_1(frame: pd.DataFrame, compression: float = 1.0) -> pd.DataFrame:
+    """Section 1.1: top-1 accuracy (%) at one compression, one row per (dataset, model), one column per pruner.
+
+    Args:
+        frame: :func:`collect` output.
+        compression: The compression exponent of the table (the seed used 1).
+
+    Returns:
+        Index ``Data/Arch`` such as ``mnist/fc``; empty if no run has that compression.
+    """
+    chosen = frame[frame.compression.sub(compression).abs() < 1e-9]
+    if chosen.empty:
+        return pd.DataFrame(columns=list(PRUNER_ORDER))
+    chosen = chosen.assign(arch=chosen.dataset + "/" + chosen.model)
+    table = chosen.pivot_table(index="arch", columns="label", values="top1", aggfunc="mean")
+    table.columns.name, table.index.name = None, "Data/Arch"
+    return _ordered(table)
+
+
+def _closest_runs(frame: pd.DataFrame, compression: float) -> dict[str, str]:
+    """Label → the run directory whose compression is closest to ``compression``."""
+    chosen = {}
+    for pruner, rows in frame.groupby("label"):
+        distance = rows.compression.sub(compression).abs()
+        chosen[pruner] = rows.loc[distance.idxmin(), "run_dir"]
+    return {p: chosen[p] for p in _ordered(pd.DataFrame(columns=list(chosen))).columns}
+
+
+def _weight_rows(result: Mapping[str, Any]) -> pd.DataFrame:
+    layers = pd.DataFrame(result["layers"])
+    return layers[(layers.param == "weight") & layers.prunable].set_index("module")
+
+
+def table_layer_density(frame: pd.DataFrame, compression: float = 0.5) -> pd.DataFrame:
+    """Section 2.1's per-layer density: one row per layer, one column per pruner (runs closest to ``compression``)."""
+    results = frame.attrs.get("results", {})
+    columns = {p: _weight_rows(results[run])["density"] for p, run in _closest_runs(frame, compression).items()}
+    return pd.DataFrame(columns)
+
+
+def table_layer_flops(frame: pd.DataFrame, compression: float = 0.5) -> pd.DataFrame:
+    """Section 2.2: each layer's weight FLOPs, dense (``unpruned``) and remaining per pruner."""
+    results = frame.attrs.get("results", {})
+    runs = _closest_runs(frame, compression)
+    if not runs:
+        return pd.DataFrame()
+    first = _weight_rows(results[next(iter(runs.values()))])
+    columns = {"unpruned": first["flops"]}
+    columns.update({p: _weight_rows(results[run])["flops_remaining"] for p, run in runs.items()})
+    return pd.DataFrame(columns)
+
+
+def side_by_side(ours: pd.DataFrame, theirs: Mapping[Any, Mapping[str, float]], label: str = "seed") -> pd.DataFrame:
+    """Our table with the seed's numbers beside it: columns ``(pruner, "kit")`` and ``(pruner, label)``.
+
+    Args:
+        ours: A table with pruners as columns.
+        theirs: Row key → pruner → the seed's value (:mod:`prunekit.seed_numbers`).
+        label: The name of the seed's column.
+
+    Example:
+        >>> ours = pd.DataFrame({"snip": [96.5]}, index=pd.Index([1.0], name="compression"))
+        >>> side_by_side(ours, {1.0: {"snip": 96.99}}).iloc[0].tolist()
+        [96.5, 96.99]
+    """
+    theirs_frame = pd.DataFrame.from_dict(dict(theirs), orient="index").reindex(ours.index)
+    pieces = {}
+    for pruner in ours.columns:
+        pieces[(pruner, "kit")] = ours[pruner]
+        base = str(pruner).split(" ")[0]  # "synflow (1 iteration)" is compared with the seed's synflow
+        pieces[(pruner, label)] = theirs_frame[base] if base in theirs_frame else math.nan
+    return pd.DataFrame(pieces, index=ours.index)
+
+
+def to_markdown(table: pd.DataFrame, digits: int = 4) -> str:
+    """A GitHub-flavoured Markdown table; missing values show as "—".
+
+    Example:
+        >>> print(to_markdown(pd.DataFrame({"a": [1.5, None]}, index=pd.Index([1, 2], name="x"))))
+        | x | a |
+        | --- | ---: |
+        | 1 | 1.5 |
+        | 2 | — |
+    """
+
+    def cell(value: Any) -> str:
+        if isinstance(value, float):
+            if math.isnan(value):
+                return "—"
+            return f"{value:,.0f}" if value.is_integer() and abs(value) >= 1000 else f"{value:.{digits}g}"
+        if isinstance(value, (int,)) and not isinstance(value, bool):
+            return f"{value:,}" if abs(value) >= 1e4 else str(value)
+        return str(value)
+
+    columns = [" / ".join(map(str, c)) if isinstance(c, tuple) else str(c) for c in table.columns]
+    lines = [
+        "| " + " | ".join([str(table.index.name or ""), *columns]) + " |",
+        "| --- | " + " | ".join("---:" for _ in columns) + " |",
+    ]
+    for index, row in table.iterrows():
+        lines.append("| " + " | ".join([cell(index), *(cell(v) for v in row.tolist())]) + " |")
+    return "\n".join(lines)
+
+
+def _figure_html(figure: Any) -> str:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    return f'<img alt="figure" src="data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}">'
+
+
+def _tables(frame: pd.DataFrame) -> dict[str, tuple[str, pd.DataFrame]]:
+    """File stem → (caption, table) for every table the runs can fill."""
+    label = data_label(frame)
+    tables: dict[str, tuple[str, pd.DataFrame]] = {}
+    one_one = table_1_1(frame)
+    if not one_one.empty:
+        tables["table_1_1_accuracy"] = (f"{label}1.1 Top-1 accuracy (%) at compression 1", one_one)
+    for (dataset, model), rows in frame.groupby(["dataset", "model"]):
+        arch = f"{model}/{dataset}"
+        tables[f"table_1_2_1_accuracy_{model}_{dataset}"] = (
+            f"{label}1.2.1 Top-1 accuracy (%), {arch}", table_accuracy(rows))
+        tables[f"table_1_2_2_test_time_{model}_{dataset}"] = (
+            f"{label}1.2.2 Test time (s, median of one pass over the test set), {arch}", table_test_time(rows))
+        tables[f"table_1_2_3_flop_ratio_{model}_{dataset}"] = (
+            f"{label}1.2.3 FLOP ratio (remaining / dense), {arch}", table_flop_ratio(rows))
+        rows = rows.copy()
+        rows.attrs = frame.attrs
+        tables[f"table_2_1_layer_density_{model}_{dataset}"] = (
+            f"{label}2.1 Density per layer (runs closest to compression 0.5), {arch}", table_layer_density(rows))
+        tables[f"table_2_2_layer_flops_{model}_{dataset}"] = (
+            f"{label}2.2 Weight FLOPs per layer (runs closest to compression 0.5), {arch}", table_layer_flops(rows))
+        if (dataset, model) == ("cifar10", "vgg16"):
+            tables["table_1_2_1_vs_seed"] = (
+                f"{label}1.2.1 next to the seed's numbers", side_by_side(table_accuracy(rows), seed_numbers.TABLE_1_2_1))
+    if not one_one.empty:
+        seed_rows = {f"{d}/{m}": v for (d, m), v in seed_numbers.TABLE_1_1.items()}
+        tables["table_1_1_vs_seed"] = (f"{label}1.1 next to the seed's numbers", side_by_side(one_one, seed_rows))
+    runs = frame[["expid", "label", "compression", "dataset", "model", "pre_epochs", "post_epochs",
+                  "prune_iterations", "top1", "test_time_s", "flop_ratio", "collapsed_layers"]]
+    tables["runs"] = (f"{label}Every run", runs.set_index("expid"))
+    return tables
+
+
+def _figures(frame: pd.DataFrame) -> dict[str, Any]:
+    label = data_label(frame)
+    figures: dict[str, Any] = {}
+    results = frame.attrs.get("results", {})
+    for (dataset, model), rows in frame.groupby(["dataset", "model"]):
+        arch = f"{model}/{dataset}"
+        accuracy = table_accuracy(rows)
+        if len(accuracy.index) > 1:
+            reference = pd.DataFrame.from_dict(seed_numbers.TABLE_1_2_1, orient="index")
+            figures[f"accuracy_vs_compression_{model}_{dataset}"] = plots_report.plot_accuracy_vs_compression(
+                accuracy, reference=reference if (dataset, model) == ("cifar10", "vgg16") else None,
+                title=f"{label}Top-1 accuracy against compression, {arch}")
+        runs = _closest_runs(rows, 0.5)
+        density_rows = []
+        for pruner, run in runs.items():
+            weights = _weight_rows(results[run]).reset_index()
+            density_rows.append(weights.assign(label=pruner)[["module", "density", "kept", "label"]])
+            histograms = results[run].get("histograms")
+            if histograms:
+                compression = results[run]["config"]["compression"]
+                figures[f"weight_histograms_{pruner}_{model}_{dataset}"] = plots_report.plot_weight_histograms_3d(
+                    pd.DataFrame(histograms),
+                    title=f"{label}{pruner}: weight histograms, {arch}, compression {compression:g}")
+        if density_rows:
+            figures[f"layer_density_{model}_{dataset}"] = plots_lessons.plot_layer_density(
+                pd.concat(density_rows), title=f"{label}Density per layer, {arch} (runs closest to compression 0.5)")
+        flops = rows.copy()
+        flops.attrs = frame.attrs
+        layer_flops = table_layer_flops(flops)
+        if not layer_flops.empty:
+            figures[f"layer_flops_{model}_{dataset}"] = plots_report.plot_layer_flops(
+                layer_flops, title=f"{label}Weight FLOPs per layer, {arch}")
+    return figures
+
+
+def write_report(folder: str | Path, out_dir: str | Path, *, title: str = "prunekit report") -> Path:
+    """Writes the seed's tables (Markdown and CSV), figures (PNG) and one self-contained HTML page.
+
+    Args:
+        folder: Where the runs are (see :func:`collect`).
+        out_dir: Where the report goes (created).
+        title: The page title.
+
+    Returns:
+        The path of ``report.html``.
+
+    Raises:
+        FileNotFoundError: If there is no finished run below ``folder``.
+        ValueError: If a result has an incompatible schema.
+    """
+    frame = collect(folder)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tables = _tables(frame)
+    figures = _figures(frame)
+    markdown = [f"# {title}", "", f"{len(frame)} run(s) from `{folder}`.", ""]
+    if data_label(frame):
+        markdown += [f"**{data_label(frame).rstrip(' ·')}**: these are not results on the full real dataset.", ""]
+    body = [f"<h1>{html.escape(title)}</h1>", f"<p>{len(frame)} run(s) from <code>{html.escape(str(folder))}</code>.</p>"]
+    if data_label(frame):
+        body.append(f'<p class="warn">{html.escape(data_label(frame).rstrip(" ·"))}: '
+                    "these are not results on the full real dataset.</p>")
+    for stem, (caption, table) in tables.items():
+        table.to_csv(out / f"{stem}.csv")
+        markdown += [f"## {caption}", "", to_markdown(table), ""]
+        body += [f"<h2>{html.escape(caption)}</h2>",
+                 table.to_html(float_format=lambda v: f"{v:.4g}", na_rep="—", border=0)]
+    for stem, figure in figures.items():
+        figure.savefig(out / f"{stem}.png", dpi=110, bbox_inches="tight")
+        markdown += [f"![{stem}]({stem}.png)", ""]
+        body += [f"<h2>{html.escape(stem.replace('_', ' '))}</h2>", _figure_html(figure)]
+    with atomic_write(out / "report.md") as handle:
+        handle.write("\n".join(markdown))
+    style = ("body{font-family:sans-serif;max-width:70em;margin:auto}table{border-collapse:collapse}"
+             "td,th{padding:2px 8px;text-align:right;border-bottom:1px solid #ccc}img{max-width:100%}"
+             ".warn{font-weight:bold;border:2px solid black;padding:6px}")
+    page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<style>{style}</style></head><body>{''.join(body)}</body></html>")
+    with atomic_write(out / "report.html") as handle:
+        handle.write(page)
+    return out / "report.html"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``prunekit report <folder> [--out DIR]``.
+
+    Returns:
+        0 on success; 2 when the folder holds no run or an incompatible one.
+    """
+    parser = argparse.ArgumentParser(prog="prunekit report", description="The seed's tables and figures from runs.")
+    parser.add_argument("folder", help="a sweep folder, results folder or run folder")
+    parser.add_argument("--out", default=None, help="where the report goes (default: <folder>/report)")
+    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    out = Path(args.out) if args.out else Path(args.folder) / "report"
+    try:
+        page = write_report(args.folder, out)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"prunekit report: {error}", file=sys.stderr)
+        return 2
+    print((out / "report.md").read_text(encoding="utf-8"))
+    print(f"\nwrote {page} and the tables (.md, .csv) and figures (.png) beside it")
+    return 0

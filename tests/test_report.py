@@ -1,0 +1,102 @@
+"""The seed's tables and figures from real (small) runs: shapes, values, labels, files and errors."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from prunekit import report, seed_numbers
+from prunekit.config import ExperimentConfig
+from prunekit.data import DataWarning
+from prunekit.experiment import run_singleshot
+from prunekit.metrics import flop_summary, layer_table
+from prunekit.models import create_model
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two pruners × two compressions of FC on the shipped sample, no training (pruning and evaluation only)."""
+    folder = tmp_path_factory.mktemp("sweep")
+    base = ExperimentConfig(post_epochs=0, train_limit=256, test_limit=256, timing_repeats=1, device="cpu",
+                            result_dir=str(folder), data_dir=str(folder / "none"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataWarning)
+        for pruner in ("mag", "rand"):
+            for compression in (0.5, 2.0):
+                run_singleshot(base.replace(pruner=pruner, compression=compression), progress=False)
+        run_singleshot(base.replace(pruner="synflow", compression=0.5, prune_iterations=1), progress=False)
+    return folder
+
+
+def test_collect_reads_one_row_per_run(runs: Path) -> None:
+    frame = report.collect(runs)
+    assert len(frame) == 5 and set(frame.label) == {"mag", "rand", "synflow (1 iteration)"}
+    assert frame["sample"].all() and not frame["fallback"].any()
+    row = frame[(frame.pruner == "rand") & (frame.compression == 2.0)].iloc[0]
+    assert row.params_kept == round(0.01 * 119_400) and row.density == pytest.approx(1194 / 119_400)
+
+
+def test_compression_by_pruner_tables(runs: Path) -> None:
+    frame = report.collect(runs)
+    flops = report.table_flop_ratio(frame)
+    assert list(flops.index) == [0.5, 2.0]
+    assert list(flops.columns) == ["rand", "mag", "synflow (1 iteration)"], "columns in the seed's pruner order"
+    assert pd.isna(flops.loc[2.0, "synflow (1 iteration)"])
+    for pruner in ("rand", "mag"):
+        run = frame[(frame.pruner == pruner) & (frame.compression == 0.5)].iloc[0]
+        assert flops.loc[0.5, pruner] == pytest.approx(run.flops_remaining / run.flops_total)
+    accuracy = report.table_accuracy(frame)
+    assert accuracy.loc[2.0, "mag"] == frame[(frame.label == "mag") & (frame.compression == 2.0)].top1.item()
+    assert report.table_test_time(frame).shape == (2, 3)
+    assert report.table_1_1(frame).empty, "no run at compression 1"
+    assert list(report.table_1_1(frame, compression=0.5).index) == ["mnist/fc"]
+
+
+def test_per_layer_tables_use_the_runs_at_compression_half(runs: Path) -> None:
+    frame = report.collect(runs)
+    density = report.table_layer_density(frame)
+    assert list(density.index) == ["layers.0", "layers.1", "layers.2", "layers.3", "layers.4", "fc"]
+    flops = report.table_layer_flops(frame)
+    dense = layer_table(create_model("default", "fc", (1, 28, 28), 10))
+    weights = dense[dense.param == "weight"].set_index("module")
+    assert flops["unpruned"].tolist() == weights.flops.tolist()
+    assert flops["synflow (1 iteration)"]["layers.0"] < flops["rand"]["layers.0"] < weights.flops["layers.0"]
+    assert (flops["mag"] == (weights.flops * density["mag"]).round()).all()
+
+
+def test_side_by_side_puts_the_seed_numbers_next_to_ours() -> None:
+    ours = pd.DataFrame({"mag": [80.0], "synflow (1 iteration)": [12.0]}, index=pd.Index([2.0], name="compression"))
+    table = report.side_by_side(ours, seed_numbers.TABLE_1_2_1)
+    assert table.loc[2.0].tolist() == [80.0, 42.61, 12.0, 10.0]
+
+
+def test_write_report_writes_tables_figures_and_a_labelled_page(runs: Path, tmp_path: Path) -> None:
+    page = report.write_report(runs, tmp_path / "out")
+    names = {path.name for path in (tmp_path / "out").iterdir()}
+    assert {"report.html", "report.md", "table_1_2_3_flop_ratio_fc_mnist.csv", "table_2_2_layer_flops_fc_mnist.csv",
+            "layer_density_fc_mnist.png", "layer_flops_fc_mnist.png", "weight_histograms_mag_fc_mnist.png",
+            "accuracy_vs_compression_fc_mnist.png"} <= names
+    text = page.read_text()
+    assert text.count("SHIPPED MNIST SAMPLE") >= 5, "every table caption and figure title says the data was the sample"
+    assert "data:image/png;base64," in text
+    csv = pd.read_csv(tmp_path / "out" / "table_1_2_3_flop_ratio_fc_mnist.csv", index_col=0)
+    assert csv.shape == (2, 3)
+
+
+def test_report_cli_errors_before_doing_anything(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert report.main([str(tmp_path)]) == 2
+    assert "no finished run" in capsys.readouterr().err
+    old = tmp_path / "singleshot" / "x"
+    old.mkdir(parents=True)
+    (old / "result.json").write_text(json.dumps({"schema": "prunekit-result/0"}))
+    assert report.main([str(tmp_path)]) == 2
+    assert "prunekit-result/0" in capsys.readouterr().err
+
+
+def test_flop_summary_agrees_with_the_report(runs: Path) -> None:
+    frame = report.collect(runs)
+    assert (frame.flops_total == flop_summary(layer_table(create_model("default", "fc", (1, 28, 28), 10)))["flops"]).all()
