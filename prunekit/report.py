@@ -37,6 +37,7 @@ import pandas as pd
 from prunekit import plots_lessons, plots_report, seed_numbers
 from prunekit.experiment import RESULT_FILE, load_result
 from prunekit.io import atomic_write
+from prunekit.metrics import layer_table
 
 __all__ = [
     "PRUNER_ORDER",
@@ -49,6 +50,8 @@ __all__ = [
     "table_flop_ratio",
     "table_layer_density",
     "table_layer_flops",
+    "table_model_density",
+    "table_model_flops",
     "table_test_time",
     "to_markdown",
     "write_report",
@@ -64,10 +67,26 @@ _COLUMNS = [
 ]
 
 
-def _label(pruner: str, iterations: int) -> str:
-    """The pruner's name, plus its pruning iterations when they are not the kit's default for it."""
-    default = 100 if pruner == "synflow" else 1
-    return pruner if iterations == default else f"{pruner} ({iterations} iteration{'s' if iterations > 1 else ''})"
+def _labels(frame: pd.DataFrame) -> pd.Series:
+    """Column names that keep different settings apart.
+
+    A run is named by its pruner, plus its pruning iterations when they are not the
+    kit's default (100 for SynFlow, 1 otherwise), plus its pre- and post-training
+    epochs when runs of the same pruner on the same model differ in them. Runs that
+    differ only in their seed share a name, and the tables average them.
+    """
+    labels = []
+    for _, row in frame.iterrows():
+        parts = []
+        default = 100 if row.pruner == "synflow" else 1
+        if row.prune_iterations != default:
+            parts.append(f"{row.prune_iterations} iteration{'s' if row.prune_iterations > 1 else ''}")
+        same = frame[(frame.pruner == row.pruner) & (frame.dataset == row.dataset) & (frame.model == row.model)]
+        for column, word in (("pre_epochs", "pre"), ("post_epochs", "post")):
+            if same[column].nunique() > 1:
+                parts.append(f"{word} {row[column]}")
+        labels.append(f"{row.pruner} ({', '.join(parts)})" if parts else row.pruner)
+    return pd.Series(labels, index=frame.index, dtype=object)
 
 
 def collect(folder: str | Path) -> pd.DataFrame:
@@ -101,7 +120,7 @@ def collect(folder: str | Path) -> pd.DataFrame:
             {
                 "run_dir": run,
                 "expid": result["expid"],
-                "label": _label(config["pruner"], result["prune_iterations"]),
+                "label": config["pruner"],
                 "pruner": config["pruner"],
                 "compression": float(config["compression"]),
                 "density": params["ratio"],
@@ -127,6 +146,7 @@ def collect(folder: str | Path) -> pd.DataFrame:
             }
         )
     frame = pd.DataFrame(rows, columns=_COLUMNS)
+    frame["label"] = _labels(frame)
     frame.attrs["results"] = results
     return frame
 
@@ -242,6 +262,49 @@ def table_layer_flops(frame: pd.DataFrame, compression: float = 0.5) -> pd.DataF
     first = _weight_rows(results[next(iter(runs.values()))])
     columns = {"unpruned": first["flops"]}
     columns.update({p: _weight_rows(results[run])["flops_remaining"] for p, run in runs.items()})
+    return pd.DataFrame(columns)
+
+
+def table_model_flops(models: Mapping[str, Any]) -> pd.DataFrame:
+    """Section 2.2 from models in memory: each prunable layer's weight FLOPs, dense and remaining per model.
+
+    Args:
+        models: Label → pruned model (all of the same architecture, e.g. one per pruner).
+
+    Returns:
+        Index ``module``; columns ``unpruned`` and one per label.
+
+    Raises:
+        ValueError: If ``models`` is empty.
+
+    Example:
+        >>> from prunekit import create_model
+        >>> table_model_flops({"dense": create_model("default", "fc", (1, 28, 28), 10)}).loc["fc"].tolist()
+        [1000, 1000]
+    """
+    if not models:
+        raise ValueError("table_model_flops needs at least one model")
+    columns: dict[str, pd.Series] = {}
+    for label, model in models.items():
+        table = layer_table(model)
+        weights = table[(table.param == "weight") & table.prunable].set_index("module")
+        columns.setdefault("unpruned", weights["flops"])
+        columns[label] = weights["flops_remaining"]
+    return pd.DataFrame(columns)
+
+
+def table_model_density(models: Mapping[str, Any]) -> pd.DataFrame:
+    """Section 2.1's per-layer density from models in memory: index ``module``, one column per label.
+
+    Example:
+        >>> from prunekit import create_model
+        >>> table_model_density({"dense": create_model("default", "fc", (1, 28, 28), 10)})["dense"].tolist()
+        [1.0, 1.0, 1.0, 1.0, 1.0, 1.0]
+    """
+    columns = {}
+    for label, model in models.items():
+        table = layer_table(model)
+        columns[label] = table[(table.param == "weight") & table.prunable].set_index("module")["density"]
     return pd.DataFrame(columns)
 
 

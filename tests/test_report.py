@@ -100,3 +100,29 @@ def test_report_cli_errors_before_doing_anything(tmp_path: Path, capsys: pytest.
 def test_flop_summary_agrees_with_the_report(runs: Path) -> None:
     frame = report.collect(runs)
     assert (frame.flops_total == flop_summary(layer_table(create_model("default", "fc", (1, 28, 28), 10)))["flops"]).all()
+
+
+def test_labels_keep_different_settings_apart() -> None:
+    frame = pd.DataFrame({
+        "pruner": ["mag", "mag", "mag", "synflow", "snip"],
+        "dataset": "mnist", "model": "fc",
+        "prune_iterations": [1, 1, 1, 1, 1],
+        "pre_epochs": [0, 20, 20, 0, 0],
+        "post_epochs": [10, 10, 10, 5, 5],
+    })
+    assert report._labels(frame).tolist() == ["mag (pre 0)", "mag (pre 20)", "mag (pre 20)", "synflow (1 iteration)",
+                                              "snip"]
+
+
+def test_model_tables_match_the_seed_dense_column() -> None:
+    import torch
+
+    from prunekit.pruning import prune
+
+    torch.manual_seed(0)
+    vgg = create_model("lottery", "vgg16", (3, 32, 32), 10)
+    prune(vgg, "mag", 0.5)
+    flops = report.table_model_flops({"mag": vgg})
+    assert flops["unpruned"].to_dict() == {m: row["unpruned"] for m, row in seed_numbers.TABLE_2_2.items()}
+    density = report.table_model_density({"mag": vgg})["mag"]
+    assert (flops["mag"] == (flops["unpruned"] * density).round().astype(int)).all()
