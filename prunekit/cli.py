@@ -71,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
             "Prune a network at initialization, train it, and report accuracy, test time and FLOPs. "
             "Accepts Synaptic-Flow's main.py flags. Subcommands: " + ", ".join(SUBCOMMANDS) + " (prunekit <sub> -h)."
         ),
+        allow_abbrev=False,
         epilog="example: prunekit --model-class default --model fc --dataset mnist --experiment singleshot "
         "--pruner snip --compression 1 --expid 11 --post-epochs 30",
     )

@@ -29,6 +29,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import functools
 import gzip
 import io
 import math
@@ -182,10 +183,15 @@ class FallbackDataWarning(DataWarning):
     """Another dataset stands in for the requested one (e.g. MNIST for CIFAR-10)."""
 
 
+_SHOUTED: set[str] = set()
+
+
 def _shout(message: str, category: type[Warning]) -> None:
-    """Warns and also writes one line on stderr (warnings may be filtered)."""
+    """Warns, and writes the message on stderr too (warnings may be filtered), once per process."""
     warnings.warn(message, category, stacklevel=3)
-    print(f"prunekit: {message}", file=sys.stderr, flush=True)
+    if message not in _SHOUTED:
+        _SHOUTED.add(message)
+        print(f"prunekit: {message}", file=sys.stderr, flush=True)
 
 
 # --------------------------------------------------------------------------- the dataset
@@ -343,8 +349,9 @@ def _read_cifar(folder: Path, name: str, train: bool) -> tuple[Tensor, Tensor]:
 # --------------------------------------------------------------------------- downloads
 
 
+@functools.lru_cache(maxsize=None)
 def _reachable(url: str, timeout: float = _PROBE_TIMEOUT_S) -> bool:
-    """Whether a TCP connection to the host of ``url`` opens within ``timeout`` seconds."""
+    """Whether a TCP connection to the host of ``url`` opens within ``timeout`` seconds (asked once per process)."""
     parsed = urlparse(url)
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
     try:
@@ -366,7 +373,10 @@ def _try_download(name: str, root: Path) -> bool:
     dataset_class = classes[name]
     urls = [mirror for mirror in getattr(dataset_class, "mirrors", [])] or [getattr(dataset_class, "url", "")]
     if not any(url and _reachable(url) for url in urls):
-        print(f"prunekit: cannot reach {urls[0]} (offline?); not downloading {name}", file=sys.stderr, flush=True)
+        message = f"cannot reach {urls[0]} (offline?); not downloading {name}"
+        if message not in _SHOUTED:
+            _SHOUTED.add(message)
+            print(f"prunekit: {message}", file=sys.stderr, flush=True)
         return False
     previous = socket.getdefaulttimeout()
     socket.setdefaulttimeout(_DOWNLOAD_TIMEOUT_S)

@@ -28,15 +28,16 @@ import json
 import platform
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from prunekit.config import ExperimentConfig
-from prunekit.data import DatasetNotFoundError, DeviceDataset, DeviceLoader, cifar_fallback, load_dataset, prune_loader
+from prunekit.data import DatasetNotFoundError, DataWarning, DeviceDataset, DeviceLoader, cifar_fallback, load_dataset, prune_loader
 from prunekit.device import select_device
 from prunekit.io import load_checkpoint, read_json, save_checkpoint, write_json
 from prunekit.metrics import flop_summary, layer_table, weight_histograms
@@ -54,6 +55,7 @@ __all__ = [
     "load_model",
     "load_result",
     "run_dir",
+    "run_many",
     "run_or_load",
     "run_singleshot",
     "summary_lines",
@@ -512,6 +514,32 @@ def run_or_load(config: ExperimentConfig, *, progress: bool = False, allow_fallb
             raise RunExistsError(f"{folder} holds a run of another configuration ({'; '.join(changed)})")
         return result
     return run_singleshot(config, progress=progress, allow_fallback=allow_fallback)
+
+
+def run_many(
+    configs: Sequence[ExperimentConfig], *, progress: bool = True, allow_fallback: bool = False
+) -> list[dict[str, Any]]:
+    """:func:`run_or_load` for several runs in turn, with one progress bar over the runs.
+
+    Finished runs are loaded, so an interrupted batch started again only computes what is missing.
+
+    Args:
+        configs: The runs.
+        progress: Show the bar (runs done / total, time left, the current run).
+        allow_fallback: See :func:`run_singleshot`.
+
+    Returns:
+        The results, in the order of ``configs``.
+    """
+    results = []
+    bar = tqdm(configs, desc="runs", unit="run", disable=not progress)
+    for config in bar:
+        bar.set_postfix_str(f"{config.pruner}, compression {config.compression:g}")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", LayerCollapseWarning)  # collapse is in each result and its summary
+            warnings.simplefilter("ignore", DataWarning)  # the data module prints each data notice once on stderr
+            results.append(run_or_load(config, progress=False, allow_fallback=allow_fallback))
+    return results
 
 
 def summary_lines(result: Mapping[str, Any]) -> list[str]:

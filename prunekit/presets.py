@@ -17,11 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
+from collections.abc import Sequence
 
 from prunekit.config import ExperimentConfig
 from prunekit.scorers import SCORERS
 
-__all__ = ["PRESETS", "SEED_COMPRESSIONS", "Preset", "get_preset", "preset_config"]
+__all__ = ["PRESETS", "SEED_COMPRESSIONS", "Preset", "get_preset", "grid_configs", "preset_config"]
 
 SEED_COMPRESSIONS = (0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
 """The compression exponents of the seed's section 1.2."""
@@ -129,3 +130,38 @@ def preset_config(preset: str, pruner: str, **overrides: Any) -> ExperimentConfi
         ValueError: For an unknown preset, pruner or field.
     """
     return get_preset(preset).config(pruner, **overrides)
+
+
+def grid_configs(
+    preset: str,
+    pruners: Sequence[str],
+    compressions: Sequence[float],
+    **overrides: Any,
+) -> list[ExperimentConfig]:
+    """The configurations of a compression sweep: every pruner at every compression, with the preset's overrides.
+
+    Args:
+        preset: A name from :data:`PRESETS`.
+        pruners: Pruner names.
+        compressions: Compression exponents.
+        **overrides: ExperimentConfig fields set on every run (``None`` values are skipped, so a
+            notebook parameter left at None keeps the preset's value).
+
+    Returns:
+        The configurations, pruner-major.
+
+    Raises:
+        ValueError: For an unknown preset, pruner or field, or an empty grid.
+
+    Example:
+        >>> [(c.pruner, c.compression) for c in grid_configs("quick", ["rand", "snip"], [1, 2])]
+        [('rand', 1.0), ('rand', 2.0), ('snip', 1.0), ('snip', 2.0)]
+    """
+    if not pruners or not compressions:
+        raise ValueError(f"an empty grid: pruners {list(pruners)}, compressions {list(compressions)}")
+    chosen = {key: value for key, value in overrides.items() if value is not None}
+    return [
+        preset_config(preset, pruner, compression=float(compression), **chosen)
+        for pruner in pruners
+        for compression in compressions
+    ]

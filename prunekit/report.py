@@ -55,6 +55,7 @@ __all__ = [
     "table_test_time",
     "to_markdown",
     "write_report",
+    "written_summary",
 ]
 
 PRUNER_ORDER = ("rand", "mag", "snip", "grasp", "synflow")
@@ -75,7 +76,7 @@ def _labels(frame: pd.DataFrame) -> pd.Series:
     epochs when runs of the same pruner on the same model differ in them. Runs that
     differ only in their seed share a name, and the tables average them.
     """
-    labels = []
+    labels: list[str] = []
     for _, row in frame.iterrows():
         parts = []
         default = 100 if row.pruner == "synflow" else 1
@@ -89,11 +90,12 @@ def _labels(frame: pd.DataFrame) -> pd.Series:
     return pd.Series(labels, index=frame.index, dtype=object)
 
 
-def collect(folder: str | Path) -> pd.DataFrame:
+def collect(folder: str | Path, *, allow_empty: bool = False) -> pd.DataFrame:
     """One row per finished run below ``folder``.
 
     Args:
         folder: A sweep folder, a result folder, or one run's folder.
+        allow_empty: Return an empty table (instead of raising) when there is no run yet.
 
     Returns:
         A DataFrame with run settings (``pruner``, ``compression``, ``dataset``, ``model`` …),
@@ -105,10 +107,12 @@ def collect(folder: str | Path) -> pd.DataFrame:
         ValueError: If a result was written by an incompatible version (its schema is named).
     """
     root = Path(folder)
-    if not root.exists():
-        raise FileNotFoundError(f"no folder {root}")
-    files = sorted(root.rglob(RESULT_FILE))
+    files = sorted(root.rglob(RESULT_FILE)) if root.exists() else []
     if not files:
+        if allow_empty:
+            empty = pd.DataFrame(columns=_COLUMNS)
+            empty.attrs["results"] = {}
+            return empty
         raise FileNotFoundError(f"no finished run (no {RESULT_FILE}) below {root}")
     rows, results = [], {}
     for file in files:
@@ -360,6 +364,64 @@ def to_markdown(table: pd.DataFrame, digits: int = 4) -> str:
     return "\n".join(lines)
 
 
+def written_summary(frame: pd.DataFrame) -> list[str]:
+    """The seed's section 3 in plain sentences, computed from the runs (one per finding).
+
+    Args:
+        frame: :func:`collect` output (for example a compression sweep).
+
+    Returns:
+        Sentences on the best pruner at each compression, layer collapse, FLOP ratios and
+        test time; empty when there is no run.
+
+    Example:
+        >>> rows = pd.DataFrame({"label": ["rand", "snip"], "pruner": ["rand", "snip"], "compression": [2.0, 2.0],
+        ...     "top1": [10.0, 80.0], "flop_ratio": [0.01, 0.04], "test_time_s": [0.5, 0.5],
+        ...     "collapsed_layers": ["fc", ""], "dataset": "mnist", "model": "fc", "sample": False, "fallback": False})
+        >>> written_summary(rows)[0]
+        'Accuracy (mnist/fc): at compression 2, snip is best (80.00 %), rand worst (10.00 %).'
+    """
+    sentences: list[str] = []
+    if frame.empty:
+        return sentences
+    for (dataset, model), rows in frame.groupby(["dataset", "model"]):
+        arch = f"{dataset}/{model}"
+        accuracy = table_accuracy(rows)
+        best = [f"at compression {a:g}, {row.idxmax()} is best ({row.max():.2f} %), {row.idxmin()} worst ({row.min():.2f} %)"
+                for a, row in accuracy.iterrows() if row.notna().sum() > 1]
+        if best:
+            sentences.append(f"Accuracy ({arch}): " + "; ".join(best) + ".")
+        collapsed = rows[rows.collapsed_layers.astype(str) != ""]
+        if collapsed.empty:
+            sentences.append(f"Layer collapse ({arch}): none of the {len(rows)} runs emptied a layer.")
+        else:
+            cases = [f"{r.label} at compression {r.compression:g} ({r.collapsed_layers})" for r in collapsed.itertuples()]
+            sentences.append(f"Layer collapse ({arch}): " + "; ".join(cases)
+                             + ". A collapsed network cannot pass any signal and stays at chance level.")
+        flops = table_flop_ratio(rows)
+        if not flops.empty:
+            a = flops.index.max()
+            order = flops.loc[a].dropna().sort_values(ascending=False)
+            if order.iloc[0] - order.iloc[-1] < 1e-3:
+                sentences.append(
+                    f"FLOPs ({arch}): at compression {a:g} every pruner leaves the same FLOP ratio ({order.iloc[0]:.4f}): "
+                    "when every weight costs the same number of multiply-adds "
+                    "(one each in a fully connected net), the FLOP ratio is the density, whatever the pruner."
+                )
+            else:
+                sentences.append(
+                    f"FLOPs ({arch}): at compression {a:g} the FLOP ratio runs from {order.iloc[0]:.4f} "
+                    f"({order.index[0]}) down to {order.iloc[-1]:.4f} ({order.index[-1]}): pruners that keep weights "
+                    "in the early, large-activation layers keep more FLOPs at the same density."
+                )
+        times = rows.test_time_s.astype(float)
+        sentences.append(
+            f"Test time ({arch}): between {times.min():.4f} s and {times.max():.4f} s per pass over the test set; "
+            "masked layers still multiply every weight, so pruning alone does not make inference faster."
+        )
+    return sentences
+
+
 def _figure_html(figure: Any) -> str:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
@@ -466,6 +528,10 @@ def write_report(folder: str | Path, out_dir: str | Path, *, title: str = "prune
         markdown += [f"## {caption}", "", to_markdown(table), ""]
         body += [f"<h2>{html.escape(caption)}</h2>",
                  table.to_html(float_format=lambda v: f"{v:.4g}", na_rep="—", border=0)]
+    summary = written_summary(frame)
+    if summary:
+        markdown += ["## Summary", "", *[f"- {line}" for line in summary], ""]
+        body += ["<h2>Summary</h2><ul>", *[f"<li>{html.escape(line)}</li>" for line in summary], "</ul>"]
     for stem, figure in figures.items():
         figure.savefig(out / f"{stem}.png", dpi=110, bbox_inches="tight")
         markdown += [f"![{stem}]({stem}.png)", ""]
