@@ -6,7 +6,15 @@ import pytest
 import torch
 from torch import nn
 
+from prunekit import data as prunekit_data
 from prunekit.layers import MaskedConv2d, MaskedLinear
+
+
+@pytest.fixture(autouse=True)
+def fresh_data_notices() -> None:
+    """Each test sees the data module's once-per-process notices and network probe afresh."""
+    prunekit_data._SHOUTED.clear()
+    prunekit_data._reachable.cache_clear()
 
 
 class SmallNet(nn.Module):

@@ -13,6 +13,7 @@ import re
 import warnings
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 
@@ -24,6 +25,8 @@ papermill = pytest.importorskip("papermill")
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 FC_WEIGHTS = 119_400
+# pandas' display settings in a Jupyter kernel; outside one (CI, no terminal) pandas sizes reprs differently.
+KERNEL_DISPLAY = ("display.max_columns", 20, "display.width", 80)
 
 
 def _execute(name: str, tmp_path: Path, parameters: dict) -> dict:
@@ -127,7 +130,9 @@ def test_random_notebook_with_another_seed(tmp_path):
     table = lessons.layer_kept(pruned)
     table["expected_kept"] = (table["size"] * density_from_compression(1.0)).round(1)
     shown = _text(_cell(nb, r"lessons\.prune_copy\(lesson\.model, \"rand\", COMPRESSION\)"))
-    assert repr(table) in shown, f"the per-layer kept counts of seed {seed}"
+    with pd.option_context(*KERNEL_DISPLAY):
+        assert repr(table) in shown, f"the per-layer kept counts of seed {seed}"
 
     rates = lessons.collapse_rates(lessons.rand_collapse([2.0, 3.5], range(1, 4)))
-    assert repr(rates.round(4)) in _text(_cell(nb, r"lessons\.collapse_rates\(collapse\)"))
+    with pd.option_context(*KERNEL_DISPLAY):
+        assert repr(rates.round(4)) in _text(_cell(nb, r"lessons\.collapse_rates\(collapse\)"))
