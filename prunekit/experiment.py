@@ -54,10 +54,12 @@ __all__ = [
     "expid_of",
     "load_model",
     "load_result",
+    "load_splits",
     "run_dir",
     "run_many",
     "run_or_load",
     "run_singleshot",
+    "seeded_model",
     "summary_lines",
 ]
 
@@ -183,7 +185,22 @@ def _differences(saved: Mapping[str, Any], config: ExperimentConfig) -> list[str
     ]
 
 
-def _load_data(config: ExperimentConfig, device: torch.device, allow_fallback: bool) -> tuple[DeviceDataset, DeviceDataset]:
+def load_splits(
+    config: ExperimentConfig, device: torch.device, allow_fallback: bool = False
+) -> tuple[DeviceDataset, DeviceDataset]:
+    """The training and test splits of ``config.dataset`` on ``device``.
+
+    Args:
+        config: The run (``dataset`` and ``data_dir``).
+        device: Where the tensors go.
+        allow_fallback: When CIFAR-10 is missing, labelled MNIST stand-ins (:func:`prunekit.data.cifar_fallback`).
+
+    Returns:
+        ``(train, test)``.
+
+    Raises:
+        DatasetNotFoundError: If the data is missing and no fallback applies.
+    """
     try:
         train = load_dataset(config.dataset, train=True, data_dir=config.data_dir, device=device)
         test = load_dataset(config.dataset, train=False, data_dir=config.data_dir, device=device, download=False)
@@ -193,6 +210,28 @@ def _load_data(config: ExperimentConfig, device: torch.device, allow_fallback: b
         train = cifar_fallback(train=True, data_dir=config.data_dir, device=device)
         test = cifar_fallback(train=False, data_dir=config.data_dir, device=device)
     return train, test
+
+
+def seeded_model(config: ExperimentConfig, data: DeviceDataset, device: torch.device) -> nn.Module:
+    """The run's unpruned model, initialized right after ``torch.manual_seed(config.seed)``.
+
+    Example:
+        >>> from prunekit.data import DATASETS
+        >>> spec = DATASETS["mnist"]
+        >>> blank = DeviceDataset("mnist", True, torch.zeros(1, 1, 28, 28, dtype=torch.uint8), torch.zeros(1), spec, "-")
+        >>> a, b = (seeded_model(ExperimentConfig(), blank, torch.device("cpu")) for _ in range(2))
+        >>> torch.equal(a.fc.weight, b.fc.weight)
+        True
+    """
+    torch.manual_seed(config.seed)
+    return create_model(
+        config.model_class,
+        config.model,
+        data.spec.input_shape,
+        data.spec.num_classes,
+        dense_classifier=config.dense_classifier,
+        device=device,
+    )
 
 
 def _prepare_folder(config: ExperimentConfig, overwrite: bool) -> Path:
@@ -276,17 +315,9 @@ def run_singleshot(
             print(text, flush=True)
 
     seed_everything(config.seed)
-    train, test = _load_data(config, device, allow_fallback)
+    train, test = load_splits(config, device, allow_fallback)
     say(f"data: {train.source}")
-    torch.manual_seed(config.seed)
-    model = create_model(
-        config.model_class,
-        config.model,
-        train.spec.input_shape,
-        train.spec.num_classes,
-        dense_classifier=config.dense_classifier,
-        device=device,
-    )
+    model = seeded_model(config, train, device)
     train_loader = DeviceLoader(
         train, config.train_batch_size, shuffle=True, augment=True, seed=config.seed, limit=config.train_limit
     )
@@ -294,6 +325,11 @@ def run_singleshot(
     prune_data = prune_loader(train, config.prune_dataset_ratio, config.prune_batch_size, config.seed)
     optimizer = make_optimizer(config.optimizer, model.parameters(), config.lr, config.weight_decay)
     scheduler = make_scheduler(optimizer, config.lr_drops, config.lr_drop_rate)
+
+    def train_phase(phase: str, epochs: int, checkpoint: str) -> list[dict[str, Any]]:
+        say(f"{phase}-training: {epochs} epoch(s)")
+        return fit(model, train_loader, test_loader, optimizer, scheduler, epochs,
+                   checkpoint_path=folder / checkpoint, phase=phase, progress=progress)
 
     pruned_path = folder / "pruned.pt"
     train_start = time.perf_counter()
@@ -308,18 +344,7 @@ def run_singleshot(
         say(f"resuming after pruning ({pruned_path})")
         pre_seconds = float(state["pre_seconds"])
     else:
-        say(f"pre-training: {config.pre_epochs} epoch(s)")
-        pre_history = fit(
-            model,
-            train_loader,
-            test_loader,
-            optimizer,
-            scheduler,
-            config.pre_epochs,
-            checkpoint_path=folder / CHECKPOINTS[0],
-            phase="pre",
-            progress=progress,
-        )
+        pre_history = train_phase("pre", config.pre_epochs, CHECKPOINTS[0])
         pre_seconds = time.perf_counter() - train_start
         say(f"pruning with {config.pruner} to density {config.density:.4g} (compression exponent {config.compression:g})")
         with warnings.catch_warnings():
@@ -367,18 +392,7 @@ def run_singleshot(
         )
         (folder / CHECKPOINTS[0]).unlink(missing_ok=True)
     post_start = time.perf_counter()
-    say(f"post-training: {config.post_epochs} epoch(s)")
-    post_history = fit(
-        model,
-        train_loader,
-        test_loader,
-        optimizer,
-        scheduler,
-        config.post_epochs,
-        checkpoint_path=folder / CHECKPOINTS[2],
-        phase="post",
-        progress=progress,
-    )
+    post_history = train_phase("post", config.post_epochs, CHECKPOINTS[2])
     post_seconds = time.perf_counter() - post_start
     say(f"timing inference over the test set ({config.timing_repeats} passes after a warm-up)")
     timing = measure_inference_time(model, test_loader, repeats=config.timing_repeats)

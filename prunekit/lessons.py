@@ -31,8 +31,9 @@ from torch import nn
 from torch.func import functional_call
 
 from prunekit.config import ExperimentConfig
-from prunekit.data import DatasetNotFoundError, DeviceDataset, DeviceLoader, cifar_fallback, load_dataset, prune_loader
+from prunekit.data import DeviceDataset, DeviceLoader, prune_loader
 from prunekit.device import select_device
+from prunekit.experiment import load_splits, seeded_model
 from prunekit.layers import MaskedLinear, masked_parameters
 from prunekit.metrics import layer_table
 from prunekit.models import create_model
@@ -145,25 +146,9 @@ def lesson_setup(config: ExperimentConfig, device: str | torch.device | None = N
         ((1, 28, 28), False)
     """
     where = select_device(config.device if device is None else device)
-    fallback = False
-    try:
-        train = load_dataset(config.dataset, train=True, data_dir=config.data_dir, device=where)
-        test = load_dataset(config.dataset, train=False, data_dir=config.data_dir, device=where, download=False)
-    except DatasetNotFoundError:
-        if config.dataset != "cifar10":
-            raise
-        train = cifar_fallback(train=True, data_dir=config.data_dir, device=where)
-        test = cifar_fallback(train=False, data_dir=config.data_dir, device=where)
-        fallback = True
-    torch.manual_seed(config.seed)
-    model = create_model(
-        config.model_class,
-        config.model,
-        train.spec.input_shape,
-        train.spec.num_classes,
-        dense_classifier=config.dense_classifier,
-        device=where,
-    )
+    train, test = load_splits(config, where, allow_fallback=True)
+    fallback = train.source.startswith("FALLBACK")
+    model = seeded_model(config, train, where)
     data = prune_loader(train, config.prune_dataset_ratio, config.prune_batch_size, config.seed)
     return Lesson(config, model, train, test, data, where, fallback, f"{FALLBACK_TAG} · " if fallback else "")
 

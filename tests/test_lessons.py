@@ -363,14 +363,14 @@ def test_lesson_setup_labels_the_cifar_fallback(monkeypatch):
     from prunekit.data import DatasetNotFoundError
     from prunekit.presets import preset_config
 
-    real = lessons.load_dataset
+    real = prunekit.experiment.load_dataset
 
     def missing_cifar(name, *args, **kwargs):
         if name == "cifar10":
             raise DatasetNotFoundError("CIFAR-10 not found (test)")
         return real(name, *args, **kwargs)
 
-    monkeypatch.setattr(lessons, "load_dataset", missing_cifar)
+    monkeypatch.setattr(prunekit.experiment, "load_dataset", missing_cifar)
     monkeypatch.setattr(prunekit.data, "load_dataset", missing_cifar)
     config = preset_config("quick", "mag").replace(model_class="default", model="conv", dataset="cifar10")
     with pytest.warns(prunekit.data.FallbackDataWarning):
