@@ -461,6 +461,11 @@ def _tables(frame: pd.DataFrame) -> dict[str, tuple[str, pd.DataFrame]]:
     return tables
 
 
+def _slug(text: str) -> str:
+    """A file-name-safe form of a label: ``"synflow (1 iteration)"`` → ``"synflow_1_iteration"``."""
+    return "_".join("".join(c if c.isalnum() or c == "." else " " for c in str(text)).split())
+
+
 def _figures(frame: pd.DataFrame) -> dict[str, Any]:
     label = data_label(frame)
     figures: dict[str, Any] = {}
@@ -481,7 +486,7 @@ def _figures(frame: pd.DataFrame) -> dict[str, Any]:
             histograms = results[run].get("histograms")
             if histograms:
                 compression = results[run]["config"]["compression"]
-                figures[f"weight_histograms_{pruner}_{model}_{dataset}"] = plots_report.plot_weight_histograms_3d(
+                figures[f"weight_histograms_{_slug(pruner)}_{model}_{dataset}"] = plots_report.plot_weight_histograms_3d(
                     pd.DataFrame(histograms),
                     title=f"{label}{pruner}: weight histograms, {arch}, compression {compression:g}")
         if density_rows:

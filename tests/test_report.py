@@ -79,7 +79,7 @@ def test_write_report_writes_tables_figures_and_a_labelled_page(runs: Path, tmp_
     names = {path.name for path in (tmp_path / "out").iterdir()}
     assert {"report.html", "report.md", "table_1_2_3_flop_ratio_fc_mnist.csv", "table_2_2_layer_flops_fc_mnist.csv",
             "layer_density_fc_mnist.png", "layer_flops_fc_mnist.png", "weight_histograms_mag_fc_mnist.png",
-            "accuracy_vs_compression_fc_mnist.png"} <= names
+            "accuracy_vs_compression_fc_mnist.png", "weight_histograms_synflow_1_iteration_fc_mnist.png"} <= names
     text = page.read_text()
     assert text.count("SHIPPED MNIST SAMPLE") >= 5, "every table caption and figure title says the data was the sample"
     assert "data:image/png;base64," in text
