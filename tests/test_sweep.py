@@ -92,3 +92,15 @@ def test_the_submitit_local_executor_runs_the_slurm_code_path(tmp_path: Path) ->
     assert summary.done == ["mag-c1-s1"], summary.failed
     assert load_result(tmp_path / "s" / "singleshot" / "mag-c1-s1")["params"]["kept"] == 11_940
     assert any((tmp_path / "s" / "submitit").iterdir()), "submitit wrote its job files"
+
+
+def test_with_several_gpus_each_run_gets_its_own_device(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    configs = sweep.expand_grid(["rand", "mag", "snip"], [1], result_dir=tmp_path)
+    configs[2] = configs[2].replace(device="cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert [c.device for c in sweep._with_devices(configs)] == ["cuda:0", "cuda:1", "cpu"]
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert [c.device for c in sweep._with_devices(configs)] == ["auto", "auto", "cpu"]
