@@ -399,8 +399,9 @@ def written_summary(frame: pd.DataFrame) -> list[str]:
             sentences.append(f"Layer collapse ({arch}): " + "; ".join(cases)
                              + ". A collapsed network cannot pass any signal and stays at chance level.")
         flops = table_flop_ratio(rows)
-        if not flops.empty:
-            a = flops.index.max()
+        shared = flops.index[flops.notna().sum(axis=1) >= 2] if not flops.empty else flops.index
+        if len(shared):
+            a = shared.max()  # the highest compression that several pruners ran
             order = flops.loc[a].dropna().sort_values(ascending=False)
             if order.iloc[0] - order.iloc[-1] < 1e-3:
                 sentences.append(
