@@ -351,7 +351,7 @@ def to_markdown(table: pd.DataFrame, digits: int = 4) -> str:
                 return "—"
             return f"{value:,.0f}" if value.is_integer() and abs(value) >= 1000 else f"{value:.{digits}g}"
         if isinstance(value, (int,)) and not isinstance(value, bool):
-            return f"{value:,}" if abs(value) >= 1e4 else str(value)
+            return f"{value:,}" if abs(value) >= 1000 else str(value)
         return str(value)
 
     columns = [" / ".join(map(str, c)) if isinstance(c, tuple) else str(c) for c in table.columns]
