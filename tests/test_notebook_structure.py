@@ -184,7 +184,7 @@ def test_code_cells_are_thin(notebook):
             if isinstance(node, ast.ImportFrom):
                 assert all(alias.name != "*" for alias in node.names), f"cell {index}: no wildcard imports"
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-                assert node.func.id not in {"quit", "exit"}, f"cell {index}: no quit()/exit()"
+                assert node.func.id not in {"quit", "exit"}, f"cell {index}: no quit or exit call"
 
 
 def test_widgets_only_when_interactive(notebook):
