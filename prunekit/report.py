@@ -8,11 +8,12 @@ then shape those rows like the seed's report:
 - :func:`table_accuracy`, :func:`table_test_time`, :func:`table_flop_ratio`: compression × pruner
   (sections 1.2.1, 1.2.2, 1.2.3);
 - :func:`table_layer_density` and :func:`table_layer_flops`: per-layer density and weight FLOPs of
-  each pruner at one compression (sections 2.1 and 2.2);
-- :func:`side_by_side`: a table next to the seed's own numbers.
+  each pruner at one compression (sections 2.1 and 2.2), :func:`run_histograms` for the 3-D weight histograms;
+- :func:`side_by_side`: a table next to the seed's own numbers;
+- :func:`for_display`: a table with missing cells shown as "—".
 
-:func:`write_report` writes each table as Markdown and CSV, the figures as PNG, and
-one self-contained HTML page. Runs on the shipped MNIST sample or on the labelled
+:func:`figures` draws the seed's figures; :func:`write_report` writes each table as Markdown
+and CSV, the figures as PNG, and one self-contained HTML page. Runs on the shipped MNIST sample or on the labelled
 CIFAR-10 fallback are marked in every table caption and figure title.
 
 Example:
@@ -43,7 +44,11 @@ __all__ = [
     "PRUNER_ORDER",
     "collect",
     "data_label",
+    "figures",
+    "for_display",
+    "layer_compression",
     "main",
+    "run_histograms",
     "side_by_side",
     "table_1_1",
     "table_accuracy",
@@ -53,6 +58,7 @@ __all__ = [
     "table_model_density",
     "table_model_flops",
     "table_test_time",
+    "table_test_time_spread",
     "to_markdown",
     "write_report",
     "written_summary",
@@ -212,6 +218,11 @@ def table_test_time(frame: pd.DataFrame, dataset: str | None = None, model: str 
     return _pivot(_select(frame, dataset, model), "test_time_s")
 
 
+def table_test_time_spread(frame: pd.DataFrame, dataset: str | None = None, model: str | None = None) -> pd.DataFrame:
+    """The spread behind table 1.2.2: interquartile range (s) of the timed passes, compression × pruner."""
+    return _pivot(_select(frame, dataset, model), "test_time_iqr_s")
+
+
 def table_flop_ratio(frame: pd.DataFrame, dataset: str | None = None, model: str | None = None) -> pd.DataFrame:
     """Section 1.2.3: remaining FLOPs over the dense model's, compression × pruner."""
     return _pivot(_select(frame, dataset, model), "flop_ratio")
@@ -236,13 +247,36 @@ def table_1_1(frame: pd.DataFrame, compression: float = 1.0) -> pd.DataFrame:
     return _ordered(table)
 
 
-def _closest_runs(frame: pd.DataFrame, compression: float) -> dict[str, str]:
-    """Label → the run directory whose compression is closest to ``compression``."""
-    chosen = {}
-    for pruner, rows in frame.groupby("label"):
-        distance = rows.compression.sub(compression).abs()
-        chosen[pruner] = rows.loc[distance.idxmin(), "run_dir"]
-    return {p: chosen[p] for p in _ordered(pd.DataFrame(columns=list(chosen))).columns}
+def layer_compression(frame: pd.DataFrame, target: float = 0.5) -> float:
+    """The compression of the per-layer tables: ``target`` if any run has it, else the nearest one the runs have.
+
+    Args:
+        frame: :func:`collect` output (not empty).
+        target: The wanted compression exponent (the seed's section 2 used 0.5).
+
+    Returns:
+        A compression exponent that at least one run has (the smaller of two equally near ones).
+
+    Raises:
+        ValueError: If ``frame`` has no run.
+
+    Example:
+        >>> layer_compression(pd.DataFrame({"compression": [1.0, 2.0, 0.2]}))
+        0.2
+    """
+    if frame.empty:
+        raise ValueError("layer_compression needs at least one run")
+    available = sorted(set(frame.compression.astype(float)))
+    return min(available, key=lambda a: (abs(a - target), a))
+
+
+def _runs_at(frame: pd.DataFrame, compression: float) -> dict[str, str | None]:
+    """Label → the (first) run directory at exactly ``compression``, or None; labels in the seed's order."""
+    chosen: dict[str, str | None] = {}
+    for label in _ordered(pd.DataFrame(columns=list(dict.fromkeys(frame.label)))).columns:
+        rows = frame[(frame.label == label) & (frame.compression.sub(compression).abs() < 1e-9)]
+        chosen[label] = rows.run_dir.iloc[0] if len(rows) else None
+    return chosen
 
 
 def _weight_rows(result: Mapping[str, Any]) -> pd.DataFrame:
@@ -251,22 +285,67 @@ def _weight_rows(result: Mapping[str, Any]) -> pd.DataFrame:
 
 
 def table_layer_density(frame: pd.DataFrame, compression: float = 0.5) -> pd.DataFrame:
-    """Section 2.1's per-layer density: one row per layer, one column per pruner (runs closest to ``compression``)."""
-    results = frame.attrs.get("results", {})
-    columns = {p: _weight_rows(results[run])["density"] for p, run in _closest_runs(frame, compression).items()}
-    return pd.DataFrame(columns)
+    """Section 2.1's per-layer density: one row per layer, one column per pruner.
+
+    Args:
+        frame: :func:`collect` output (runs of one architecture).
+        compression: The wanted compression; :func:`layer_compression` picks the nearest one the runs have.
+
+    Returns:
+        Index ``module``; a pruner with no run at that compression has an all-missing column
+        (empty table without runs). ``attrs["compression"]`` is the compression used.
+    """
+    return _layer_table(frame, compression, "density")
 
 
 def table_layer_flops(frame: pd.DataFrame, compression: float = 0.5) -> pd.DataFrame:
-    """Section 2.2: each layer's weight FLOPs, dense (``unpruned``) and remaining per pruner."""
-    results = frame.attrs.get("results", {})
-    runs = _closest_runs(frame, compression)
-    if not runs:
+    """Section 2.2: each layer's weight FLOPs, dense (``unpruned``) and remaining per pruner.
+
+    Args:
+        frame: :func:`collect` output (runs of one architecture).
+        compression: The wanted compression; :func:`layer_compression` picks the nearest one the runs have.
+
+    Returns:
+        Index ``module``; columns ``unpruned`` and one per pruner (all missing for a pruner with no run
+        at that compression; empty table without runs). ``attrs["compression"]`` is the compression used.
+    """
+    return _layer_table(frame, compression, "flops_remaining")
+
+
+def _layer_table(frame: pd.DataFrame, compression: float, value: str) -> pd.DataFrame:
+    if frame.empty:
         return pd.DataFrame()
-    first = _weight_rows(results[next(iter(runs.values()))])
-    columns = {"unpruned": first["flops"]}
-    columns.update({p: _weight_rows(results[run])["flops_remaining"] for p, run in runs.items()})
-    return pd.DataFrame(columns)
+    used = layer_compression(frame, compression)
+    results = frame.attrs.get("results", {})
+    runs = _runs_at(frame, used)
+    found = {label: _weight_rows(results[run]) for label, run in runs.items() if run is not None}
+    first = next(iter(found.values()))
+    columns = {"unpruned": first["flops"]} if value == "flops_remaining" else {}
+    for label in runs:
+        columns[label] = found[label][value] if label in found else pd.Series(math.nan, index=first.index)
+    table = pd.DataFrame(columns)
+    table.index.name = "module"
+    table.attrs["compression"] = used
+    return table
+
+
+def run_histograms(frame: pd.DataFrame, compression: float = 0.5) -> dict[str, pd.DataFrame]:
+    """The saved weight histograms (section 2.1) of each pruner's run at one compression.
+
+    Args:
+        frame: :func:`collect` output (runs of one architecture).
+        compression: The wanted compression; :func:`layer_compression` picks the nearest one the runs have.
+
+    Returns:
+        Label → histogram rows (``module``, ``bin_left``, ``bin_right``, ``frequency``) of the final,
+        trained, masked model; empty without runs. Runs saved without histograms are left out.
+    """
+    if frame.empty:
+        return {}
+    results = frame.attrs.get("results", {})
+    runs = _runs_at(frame, layer_compression(frame, compression))
+    return {label: pd.DataFrame(results[run]["histograms"])
+            for label, run in runs.items() if run is not None and results[run].get("histograms")}
 
 
 def table_model_flops(models: Mapping[str, Any]) -> pd.DataFrame:
@@ -312,17 +391,30 @@ def table_model_density(models: Mapping[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(columns)
 
 
-def side_by_side(ours: pd.DataFrame, theirs: Mapping[Any, Mapping[str, float]], label: str = "seed") -> pd.DataFrame:
+def side_by_side(
+    ours: pd.DataFrame,
+    theirs: Mapping[Any, Mapping[str, float]],
+    label: str = "seed",
+    *,
+    by_pruner: bool = False,
+) -> pd.DataFrame:
     """Our table with the seed's numbers beside it: columns ``(pruner, "kit")`` and ``(pruner, label)``.
 
     Args:
         ours: A table with pruners as columns.
         theirs: Row key → pruner → the seed's value (:mod:`prunekit.seed_numbers`).
         label: The name of the seed's column.
+        by_pruner: One row per pruner instead, with columns ``(row key, "kit")`` and ``(row key, label)``
+            (narrower when there are many pruner columns and few rows, as in table 1.1).
+
+    Returns:
+        The two tables interleaved; a missing value of either side stays missing.
 
     Example:
         >>> ours = pd.DataFrame({"snip": [96.5]}, index=pd.Index([1.0], name="compression"))
         >>> side_by_side(ours, {1.0: {"snip": 96.99}}).iloc[0].tolist()
+        [96.5, 96.99]
+        >>> side_by_side(ours, {1.0: {"snip": 96.99}}, by_pruner=True).loc["snip"].tolist()
         [96.5, 96.99]
     """
     theirs_frame = pd.DataFrame.from_dict(dict(theirs), orient="index").reindex(ours.index)
@@ -331,7 +423,41 @@ def side_by_side(ours: pd.DataFrame, theirs: Mapping[Any, Mapping[str, float]], 
         pieces[(pruner, "kit")] = ours[pruner]
         base = str(pruner).split(" ")[0]  # "synflow (1 iteration)" is compared with the seed's synflow
         pieces[(pruner, label)] = theirs_frame[base] if base in theirs_frame else math.nan
-    return pd.DataFrame(pieces, index=ours.index)
+    table = pd.DataFrame(pieces, index=ours.index)
+    if not by_pruner:
+        return table
+    columns = pd.MultiIndex.from_product([list(ours.index), ["kit", label]], names=[ours.index.name, None])
+    if ours.empty:
+        return pd.DataFrame(index=pd.Index(list(ours.columns), name="pruner"), columns=columns, dtype=float)
+    flipped = table.T.astype(float).unstack(level=1)
+    flipped = flipped.reindex(index=list(ours.columns), columns=columns)
+    flipped.index.name = "pruner"
+    return flipped
+
+
+def _cell(value: Any, digits: int) -> str:
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "—"
+        return f"{value:,.0f}" if value.is_integer() and abs(value) >= 1000 else f"{value:.{digits}g}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}" if abs(value) >= 1000 else str(value)
+    if value is None or value is pd.NA:
+        return "—"
+    return str(value)
+
+
+def for_display(table: pd.DataFrame, digits: int = 4) -> pd.DataFrame:
+    """The table as text for a notebook: ``digits`` significant digits, thousands separators, "—" where missing.
+
+    Example:
+        >>> shown = for_display(pd.DataFrame({"snip": [96.987, None], "rand": [10.0, 12345.0]}, index=[1.0, 2.0]))
+        >>> shown.loc[1.0].tolist(), shown.loc[2.0].tolist()
+        (['96.99', '10'], ['—', '12,345'])
+    """
+    shown = table.astype(object).map(lambda v: _cell(v, digits))
+    shown.attrs = dict(table.attrs)
+    return shown
 
 
 def to_markdown(table: pd.DataFrame, digits: int = 4) -> str:
@@ -344,23 +470,13 @@ def to_markdown(table: pd.DataFrame, digits: int = 4) -> str:
         | 1 | 1.5 |
         | 2 | — |
     """
-
-    def cell(value: Any) -> str:
-        if isinstance(value, float):
-            if math.isnan(value):
-                return "—"
-            return f"{value:,.0f}" if value.is_integer() and abs(value) >= 1000 else f"{value:.{digits}g}"
-        if isinstance(value, (int,)) and not isinstance(value, bool):
-            return f"{value:,}" if abs(value) >= 1000 else str(value)
-        return str(value)
-
     columns = [" / ".join(map(str, c)) if isinstance(c, tuple) else str(c) for c in table.columns]
     lines = [
         "| " + " | ".join([str(table.index.name or ""), *columns]) + " |",
         "| --- | " + " | ".join("---:" for _ in columns) + " |",
     ]
     for index, row in table.iterrows():
-        lines.append("| " + " | ".join([cell(index), *(cell(v) for v in row.tolist())]) + " |")
+        lines.append("| " + " | ".join([_cell(index, digits), *(_cell(v, digits) for v in row.tolist())]) + " |")
     return "\n".join(lines)
 
 
@@ -423,10 +539,18 @@ def written_summary(frame: pd.DataFrame) -> list[str]:
     return sentences
 
 
-def _figure_html(figure: Any) -> str:
+def _png(figure: Any) -> bytes:
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
-    return f'<img alt="figure" src="data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}">'
+    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    return buffer.getvalue()
+
+
+def _groups(frame: pd.DataFrame):
+    """(dataset, model, rows, caption prefix) per architecture; rows keep the frame's results."""
+    for (dataset, model), rows in frame.groupby(["dataset", "model"]):
+        rows = rows.copy()
+        rows.attrs = frame.attrs
+        yield dataset, model, rows, data_label(rows)
 
 
 def _tables(frame: pd.DataFrame) -> dict[str, tuple[str, pd.DataFrame]]:
@@ -435,29 +559,35 @@ def _tables(frame: pd.DataFrame) -> dict[str, tuple[str, pd.DataFrame]]:
     tables: dict[str, tuple[str, pd.DataFrame]] = {}
     one_one = table_1_1(frame)
     if not one_one.empty:
-        tables["table_1_1_accuracy"] = (f"{label}1.1 Top-1 accuracy (%) at compression 1", one_one)
-    for (dataset, model), rows in frame.groupby(["dataset", "model"]):
-        arch = f"{model}/{dataset}"
-        tables[f"table_1_2_1_accuracy_{model}_{dataset}"] = (
-            f"{label}1.2.1 Top-1 accuracy (%), {arch}", table_accuracy(rows))
-        tables[f"table_1_2_2_test_time_{model}_{dataset}"] = (
-            f"{label}1.2.2 Test time (s, median of one pass over the test set), {arch}", table_test_time(rows))
-        tables[f"table_1_2_3_flop_ratio_{model}_{dataset}"] = (
-            f"{label}1.2.3 FLOP ratio (remaining / dense), {arch}", table_flop_ratio(rows))
-        rows = rows.copy()
-        rows.attrs = frame.attrs
-        tables[f"table_2_1_layer_density_{model}_{dataset}"] = (
-            f"{label}2.1 Density per layer (runs closest to compression 0.5), {arch}", table_layer_density(rows))
-        tables[f"table_2_2_layer_flops_{model}_{dataset}"] = (
-            f"{label}2.2 Weight FLOPs per layer (runs closest to compression 0.5), {arch}", table_layer_flops(rows))
-        if (dataset, model) == ("cifar10", "vgg16"):
-            tables["table_1_2_1_vs_seed"] = (
-                f"{label}1.2.1 next to the seed's numbers", side_by_side(table_accuracy(rows), seed_numbers.TABLE_1_2_1))
-    if not one_one.empty:
         seed_rows = {f"{d}/{m}": v for (d, m), v in seed_numbers.TABLE_1_1.items()}
-        tables["table_1_1_vs_seed"] = (f"{label}1.1 next to the seed's numbers", side_by_side(one_one, seed_rows))
+        tables["table_1_1_accuracy"] = (f"{label}1.1 Top-1 accuracy (%) at compression 1", one_one)
+        tables["table_1_1_vs_seed"] = (f"{label}1.1 next to the seed's numbers",
+                                       side_by_side(one_one, seed_rows, by_pruner=True))
+    for dataset, model, rows, tag in _groups(frame):
+        arch = f"{model}/{dataset}"
+        seed_arch = (dataset, model) == ("cifar10", "vgg16")
+        accuracy, flops = table_accuracy(rows), table_flop_ratio(rows)
+        tables[f"table_1_2_1_accuracy_{model}_{dataset}"] = (f"{tag}1.2.1 Top-1 accuracy (%), {arch}", accuracy)
+        if seed_arch:
+            tables["table_1_2_1_vs_seed"] = (f"{tag}1.2.1 next to the seed's numbers",
+                                             side_by_side(accuracy, seed_numbers.TABLE_1_2_1))
+        tables[f"table_1_2_2_test_time_{model}_{dataset}"] = (
+            f"{tag}1.2.2 Test time (s, median of one pass over the test set), {arch}", table_test_time(rows))
+        tables[f"table_1_2_3_flop_ratio_{model}_{dataset}"] = (
+            f"{tag}1.2.3 FLOP ratio (remaining / dense), {arch}", flops)
+        if seed_arch:
+            tables["table_1_2_3_vs_seed"] = (f"{tag}1.2.3 next to the seed's numbers",
+                                             side_by_side(flops, seed_numbers.TABLE_1_2_3))
+        density, layer_flops = table_layer_density(rows), table_layer_flops(rows)
+        at = f"compression {layer_compression(rows):g}"
+        tables[f"table_2_1_layer_density_{model}_{dataset}"] = (f"{tag}2.1 Density per layer at {at}, {arch}", density)
+        tables[f"table_2_2_layer_flops_{model}_{dataset}"] = (f"{tag}2.2 Weight FLOPs per layer at {at}, {arch}",
+                                                              layer_flops)
+        if seed_arch and layer_compression(rows) == 0.5:
+            tables["table_2_2_vs_seed"] = (f"{tag}2.2 next to the seed's numbers",
+                                           side_by_side(layer_flops, seed_numbers.TABLE_2_2))
     runs = frame[["expid", "label", "compression", "dataset", "model", "pre_epochs", "post_epochs",
-                  "prune_iterations", "top1", "test_time_s", "flop_ratio", "collapsed_layers"]]
+                  "prune_iterations", "top1", "test_time_s", "flop_ratio", "collapsed_layers", "sample", "fallback"]]
     tables["runs"] = (f"{label}Every run", runs.set_index("expid"))
     return tables
 
@@ -467,39 +597,43 @@ def _slug(text: str) -> str:
     return "_".join("".join(c if c.isalnum() or c == "." else " " for c in str(text)).split())
 
 
-def _figures(frame: pd.DataFrame) -> dict[str, Any]:
-    label = data_label(frame)
-    figures: dict[str, Any] = {}
-    results = frame.attrs.get("results", {})
-    for (dataset, model), rows in frame.groupby(["dataset", "model"]):
-        arch = f"{model}/{dataset}"
+def figures(frame: pd.DataFrame) -> dict[str, Any]:
+    """The seed's figures from saved runs, per architecture, each title labelled when the data was not real.
+
+    Args:
+        frame: :func:`collect` output.
+
+    Returns:
+        File stem → matplotlib figure: ``accuracy_vs_compression_<model>_<dataset>`` (with two or more
+        compressions; the seed's points as references for VGG16/CIFAR-10), ``layer_density_…``,
+        ``weight_histograms_<pruner>_…`` (runs saved with histograms) and ``layer_flops_…``, the
+        per-layer ones at :func:`layer_compression`. Empty without runs.
+    """
+    drawn: dict[str, Any] = {}
+    for dataset, model, rows, tag in _groups(frame):
+        arch, suffix = f"{model}/{dataset}", f"{model}_{dataset}"
         accuracy = table_accuracy(rows)
         if len(accuracy.index) > 1:
             reference = pd.DataFrame.from_dict(seed_numbers.TABLE_1_2_1, orient="index")
-            figures[f"accuracy_vs_compression_{model}_{dataset}"] = plots_report.plot_accuracy_vs_compression(
+            drawn[f"accuracy_vs_compression_{suffix}"] = plots_report.plot_accuracy_vs_compression(
                 accuracy, reference=reference if (dataset, model) == ("cifar10", "vgg16") else None,
-                title=f"{label}Top-1 accuracy against compression, {arch}")
-        runs = _closest_runs(rows, 0.5)
-        density_rows = []
-        for pruner, run in runs.items():
-            weights = _weight_rows(results[run]).reset_index()
-            density_rows.append(weights.assign(label=pruner)[["module", "density", "kept", "label"]])
-            histograms = results[run].get("histograms")
-            if histograms:
-                compression = results[run]["config"]["compression"]
-                figures[f"weight_histograms_{_slug(pruner)}_{model}_{dataset}"] = plots_report.plot_weight_histograms_3d(
-                    pd.DataFrame(histograms),
-                    title=f"{label}{pruner}: weight histograms, {arch}, compression {compression:g}")
-        if density_rows:
-            figures[f"layer_density_{model}_{dataset}"] = plots_lessons.plot_layer_density(
-                pd.concat(density_rows), title=f"{label}Density per layer, {arch} (runs closest to compression 0.5)")
-        flops = rows.copy()
-        flops.attrs = frame.attrs
-        layer_flops = table_layer_flops(flops)
+                title=f"{tag}Top-1 accuracy against compression, {arch}")
+        at = f"compression {layer_compression(rows):g}"
+        density = table_layer_density(rows).dropna(axis=1, how="all")
+        if not density.empty:
+            kept = density.rename_axis("module").reset_index().melt(id_vars="module", var_name="label",
+                                                                    value_name="density")
+            kept["kept"] = (kept.density > 0).astype(int)  # only "is the layer empty?" is read from it
+            drawn[f"layer_density_{suffix}"] = plots_lessons.plot_layer_density(
+                kept, title=f"{tag}Density per layer, {arch}, {at}")
+        for pruner, histograms in run_histograms(rows).items():
+            drawn[f"weight_histograms_{_slug(pruner)}_{suffix}"] = plots_report.plot_weight_histograms_3d(
+                histograms, title=f"{tag}{pruner}: weight histograms, {arch}, {at}")
+        layer_flops = table_layer_flops(rows).dropna(axis=1, how="all")
         if not layer_flops.empty:
-            figures[f"layer_flops_{model}_{dataset}"] = plots_report.plot_layer_flops(
-                layer_flops, title=f"{label}Weight FLOPs per layer, {arch}")
-    return figures
+            drawn[f"layer_flops_{suffix}"] = plots_report.plot_layer_flops(
+                layer_flops, title=f"{tag}Weight FLOPs per layer, {arch}, {at}")
+    return drawn
 
 
 def write_report(folder: str | Path, out_dir: str | Path, *, title: str = "prunekit report") -> Path:
@@ -521,7 +655,7 @@ def write_report(folder: str | Path, out_dir: str | Path, *, title: str = "prune
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tables = _tables(frame)
-    figures = _figures(frame)
+    drawn = figures(frame)
     markdown = [f"# {title}", "", f"{len(frame)} run(s) from `{folder}`.", ""]
     if data_label(frame):
         markdown += [f"**{data_label(frame).rstrip(' ·')}**: these are not results on the full real dataset.", ""]
@@ -530,18 +664,23 @@ def write_report(folder: str | Path, out_dir: str | Path, *, title: str = "prune
         body.append(f'<p class="warn">{html.escape(data_label(frame).rstrip(" ·"))}: '
                     "these are not results on the full real dataset.</p>")
     for stem, (caption, table) in tables.items():
-        table.to_csv(out / f"{stem}.csv")
+        with atomic_write(out / f"{stem}.csv") as handle:
+            table.to_csv(handle)
         markdown += [f"## {caption}", "", to_markdown(table), ""]
         body += [f"<h2>{html.escape(caption)}</h2>",
-                 table.to_html(float_format=lambda v: f"{v:.4g}", na_rep="—", border=0)]
+                 for_display(table).to_html(border=0)]
     summary = written_summary(frame)
     if summary:
         markdown += ["## Summary", "", *[f"- {line}" for line in summary], ""]
         body += ["<h2>Summary</h2><ul>", *[f"<li>{html.escape(line)}</li>" for line in summary], "</ul>"]
-    for stem, figure in figures.items():
-        figure.savefig(out / f"{stem}.png", dpi=110, bbox_inches="tight")
+    for stem, figure in drawn.items():
+        png = _png(figure)  # drawn once: the same bytes go to the file and into the page
+        with atomic_write(out / f"{stem}.png", "wb") as handle:
+            handle.write(png)
         markdown += [f"![{stem}]({stem}.png)", ""]
-        body += [f"<h2>{html.escape(stem.replace('_', ' '))}</h2>", _figure_html(figure)]
+        heading = figure.axes[0].get_title() if figure.axes else stem
+        body += [f"<h2>{html.escape(stem.replace('_', ' '))}</h2>",
+                 f'<img alt="{html.escape(heading)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">']
     with atomic_write(out / "report.md") as handle:
         handle.write("\n".join(markdown))
     style = ("body{font-family:sans-serif;max-width:70em;margin:auto}table{border-collapse:collapse}"

@@ -126,3 +126,58 @@ def test_model_tables_match_the_seed_dense_column() -> None:
     assert flops["unpruned"].to_dict() == {m: row["unpruned"] for m, row in seed_numbers.TABLE_2_2.items()}
     density = report.table_model_density({"mag": vgg})["mag"]
     assert (flops["mag"] == (flops["unpruned"] * density).round().astype(int)).all()
+
+
+def test_per_layer_tables_use_one_compression_and_leave_missing_pruners_empty(runs: Path) -> None:
+    frame = report.collect(runs)
+    assert report.layer_compression(frame, 1.0) == 0.5, "0.5 and 2 are equally near 1: the smaller one"
+    assert report.layer_compression(frame, 3.0) == 2.0
+    flops = report.table_layer_flops(frame, compression=2.0)
+    assert flops.attrs["compression"] == 2.0
+    assert flops["synflow (1 iteration)"].isna().all(), "no synflow run at compression 2: a missing column, not 0.5's"
+    run = frame[(frame.label == "rand") & (frame.compression == 2.0)].iloc[0]
+    assert flops["rand"].sum() == pytest.approx(run.flops_remaining - (run.flops_total - flops["unpruned"].sum()))
+    shown = report.for_display(flops)
+    assert set(shown["synflow (1 iteration)"]) == {"—"} and shown.loc["layers.0", "unpruned"] == "78,400"
+    histograms = report.run_histograms(frame)
+    assert set(histograms) == {"rand", "mag", "synflow (1 iteration)"}
+    assert histograms["rand"].groupby("module").frequency.sum().round(6).le(1).all()
+
+
+def test_side_by_side_by_pruner_has_one_row_per_pruner() -> None:
+    ours = pd.DataFrame({"mag (pre 1)": [90.0], "synflow": [12.0]}, index=pd.Index(["mnist/fc"], name="Data/Arch"))
+    seed = {f"{d}/{m}": row for (d, m), row in seed_numbers.TABLE_1_1.items()}
+    table = report.side_by_side(ours, seed, by_pruner=True)
+    assert table.index.tolist() == ["mag (pre 1)", "synflow"]
+    assert table.loc["synflow"].tolist() == [12.0, seed_numbers.TABLE_1_1[("mnist", "fc")]["synflow"]]
+    assert report.side_by_side(ours.iloc[:0], seed, by_pruner=True).shape == (2, 0)
+
+
+def test_report_labels_fallback_runs_apart_from_sample_runs(runs: Path, tmp_path: Path) -> None:
+    """A test fixture: one real run's result relabelled as a CIFAR-10 run on the MNIST stand-in."""
+    folder = tmp_path / "mixed"
+    for source in sorted((runs / "singleshot").iterdir())[:2]:
+        (folder / "singleshot" / source.name).mkdir(parents=True)
+        result = json.loads((source / "result.json").read_text())
+        (folder / "singleshot" / source.name / "result.json").write_text(json.dumps(result))
+    stand_in = json.loads((source / "result.json").read_text())
+    stand_in["config"]["dataset"] = "cifar10"
+    stand_in["data"].update(fallback=True, sample=False)
+    (folder / "singleshot" / "stand-in").mkdir()
+    (folder / "singleshot" / "stand-in" / "result.json").write_text(json.dumps(stand_in))
+    frame = report.collect(folder)
+    assert frame.fallback.sum() == 1
+    assert report.data_label(frame[frame.fallback]).startswith("FALLBACK")
+    assert not report.data_label(frame[~frame.fallback]).startswith("FALLBACK")
+    page = report.write_report(folder, tmp_path / "out").read_text()
+    assert "FALLBACK: MNIST digits standing in for CIFAR-10 · 1.2.3 FLOP ratio (remaining / dense), fc/cifar10" in page
+    assert "FALLBACK" not in page.split("fc/mnist")[1].split("</h2>")[0], "the sample's tables are not called fallback"
+    assert '<p class="warn">FALLBACK' in page
+    assert set(report.figures(frame)) >= {"layer_flops_fc_cifar10", "layer_flops_fc_mnist"}
+
+
+def test_collect_names_an_incompatible_schema(tmp_path: Path) -> None:
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "result.json").write_text(json.dumps({"schema": "other-tool/7"}))
+    with pytest.raises(ValueError, match="other-tool/7"):
+        report.collect(tmp_path)

@@ -1,17 +1,44 @@
-"""Sweeps: grid expansion and its errors, real runs through papermill (parallel, resumed, failing), submitit."""
+"""Sweeps: grid expansion and its errors, the command line, real runs through papermill (parallel, resumed after a
+kill, failing), and submitit's local executor."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from prunekit import sweep
-from prunekit.experiment import load_result
+from prunekit.experiment import load_result, run_dir
+from prunekit.presets import PRESETS
 
-SMALL = {"post_epochs": 1, "train_limit": 512, "test_limit": 256, "timing_repeats": 1, "device": "cpu",
-         "data_dir": "/nonexistent-prunekit-data"}
+
+@pytest.fixture
+def small(tmp_path: Path) -> dict:
+    """Run fields for seconds-long MNIST-FC runs on the shipped sample.
+
+    ``data_dir`` is a plain file: nothing can be found or downloaded there, so the
+    runs read the MNIST sample shipped with the kit, with or without a network.
+    """
+    no_data = tmp_path / "no-data"
+    no_data.write_text("not a folder")
+    return {"post_epochs": 1, "train_limit": 2000, "test_limit": 500, "timing_repeats": 1, "device": "cpu",
+            "data_dir": str(no_data)}
+
+
+def _as_flags(fields: dict) -> list[str]:
+    return [part for key, value in fields.items() for part in (f"--{key.replace('_', '-')}", str(value))]
+
+
+# --------------------------------------------------------------------------- the grid
 
 
 def test_expand_grid_names_every_run_and_applies_overrides(tmp_path: Path) -> None:
@@ -19,88 +46,271 @@ def test_expand_grid_names_every_run_and_applies_overrides(tmp_path: Path) -> No
                                 per_pruner={"grasp": {"post_epochs": 30}})
     assert [c.expid for c in configs][:3] == ["mag-c0.5-s1", "mag-c0.5-s2", "mag-c2-s1"]
     assert len(configs) == 8 and {c.result_dir for c in configs} == {str(tmp_path)}
+    assert {(c.pruner, c.compression, c.seed) for c in configs} == {
+        (p, a, s) for p in ("mag", "grasp") for a in (0.5, 2.0) for s in (1, 2)
+    }
     assert {c.post_epochs for c in configs if c.pruner == "mag"} == {3}
     assert {c.post_epochs for c in configs if c.pruner == "grasp"} == {30}
 
 
-def test_a_preset_brings_the_seed_per_pruner_settings(tmp_path: Path) -> None:
+def test_a_preset_brings_its_per_pruner_settings(tmp_path: Path) -> None:
+    preset = PRESETS["seed-sweep"]
     configs = sweep.expand_grid(["mag", "grasp", "snip"], [1], preset="seed-sweep", result_dir=tmp_path)
     by_pruner = {c.pruner: c for c in configs}
-    assert (by_pruner["mag"].pre_epochs, by_pruner["grasp"].post_epochs, by_pruner["snip"].post_epochs) == (200, 300, 100)
-    assert by_pruner["snip"].model == "vgg16" and by_pruner["snip"].dataset == "cifar10"
+    assert by_pruner["mag"].pre_epochs == preset.per_pruner["mag"]["pre_epochs"] == 200, "the seed pre-trained Mag"
+    assert by_pruner["grasp"].post_epochs == preset.per_pruner["grasp"]["post_epochs"] == 300, "GraSP 300 in 1.2"
+    assert by_pruner["snip"].post_epochs == preset.base["post_epochs"]
+    assert by_pruner["snip"].model == preset.base["model"] and by_pruner["snip"].dataset == preset.base["dataset"]
+    fixed = sweep.expand_grid(["grasp"], [1], preset="seed-sweep", result_dir=tmp_path, post_epochs=2)
+    assert fixed[0].post_epochs == 2, "a setting given for every run wins over the preset's"
+
+
+def test_vary_adds_grid_axes_named_in_the_expids(tmp_path: Path) -> None:
+    configs = sweep.expand_grid(["snip"], [1], result_dir=tmp_path, vary={"model": ["fc", "conv"], "lr": [0.1, 1e-3]})
+    assert [c.expid for c in configs] == [
+        "snip-c1-s1-model=fc-lr=0.1", "snip-c1-s1-model=fc-lr=0.001",
+        "snip-c1-s1-model=conv-lr=0.1", "snip-c1-s1-model=conv-lr=0.001",
+    ]
+    assert [(c.model, c.lr) for c in configs] == [("fc", 0.1), ("fc", 0.001), ("conv", 0.1), ("conv", 0.001)]
 
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"pruners": [], "compressions": [1]}, "an empty grid"),
-        ({"pruners": ["snipp"], "compressions": [1]}, "unknown pruner.*snipp.*valid pruners: rand, mag, snip"),
+        ({"pruners": [], "compressions": [1]}, "an empty grid: no values for pruners"),
+        ({"pruners": ["rand"], "compressions": [1], "vary": {"model": []}}, "an empty grid: no values for model"),
+        ({"pruners": ["snipp"], "compressions": [1]}, "unknown pruner.*'snipp'.*valid pruners: rand, mag, snip"),
         ({"pruners": ["rand"], "compressions": [1], "preset": "fast"}, "unknown preset 'fast'.*quick"),
-        ({"pruners": ["rand"], "compressions": [1], "per_pruner": {"grasp": {"lr": 1}}}, "does not run"),
-        ({"pruners": ["rand"], "compressions": [1], "seed": 3}, "sets seed itself"),
-        ({"pruners": ["rand"], "compressions": [1], "post_epoch": 3}, "unknown config field.*post_epoch"),
+        ({"pruners": ["rand"], "compressions": [1], "per_pruner": {"grasp": {"lr": 1}}}, "grasp that the grid does"),
+        ({"pruners": ["rand"], "compressions": [1], "seed": 3}, "sets seed itself; use --seeds"),
+        ({"pruners": ["rand"], "compressions": [1], "post_epoch": 3}, "unknown config field.*post_epoch.*post_epochs"),
+        ({"pruners": ["rand"], "compressions": [1], "vary": {"epochs": [1]}}, "unknown config field.*epochs in vary"),
+        ({"pruners": ["rand"], "compressions": [1], "lr": 1, "vary": {"lr": [1, 2]}}, "lr is both a grid axis"),
+        ({"pruners": ["rand"], "compressions": [1], "model": "vgg17"}, "unknown model 'vgg17'.*valid: fc, conv"),
+        ({"pruners": ["rand"], "compressions": [1], "model_class": "lottery"}, "model 'fc' of model_class 'lottery'"),
+        ({"pruners": ["rand"], "compressions": [1], "dataset": "imagenet"}, "unknown dataset.*mnist, cifar10"),
+        ({"pruners": ["rand"], "compressions": [1], "post_epochs": "3"}, "wrong type for run rand-c1-s1"),
+        ({"pruners": ["rand"], "compressions": [1, 1.0]}, r"given twice \(rand-c1-s1\)"),
+        ({"pruners": ["rand"], "compressions": [-1]}, "compression exponent must be >= 0"),
     ],
 )
-def test_bad_grids_fail_before_anything_runs(tmp_path: Path, kwargs: dict, message: str) -> None:
+def test_bad_grids_fail_before_anything_is_written(tmp_path: Path, kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         sweep.expand_grid(result_dir=tmp_path, **kwargs)
     assert not any(tmp_path.iterdir())
 
 
-def test_parse_override() -> None:
+def test_values_overrides_and_axes_from_text() -> None:
+    assert sweep.parse_value("post-epochs", "300") == 300
+    assert (sweep.parse_value("lr", "1e-3"), sweep.parse_value("shuffle", "true")) == (0.001, True)
+    assert (sweep.parse_value("train_limit", "none"), sweep.parse_value("lr_drops", "30+60")) == (None, (30, 60))
     assert sweep.parse_override("grasp:post_epochs=300") == ("grasp", "post_epochs", 300)
     assert sweep.parse_override("snip:optimizer=sgd") == ("snip", "optimizer", "sgd")
-    with pytest.raises(ValueError, match="PRUNER:FIELD=VALUE"):
-        sweep.parse_override("grasp=300")
-    with pytest.raises(ValueError, match="unknown field 'epochs'"):
-        sweep.parse_override("grasp:epochs=3")
+    assert sweep.parse_vary("model=fc,conv") == ("model", ["fc", "conv"])
+    for bad, message in [(lambda: sweep.parse_override("grasp=300"), "PRUNER:FIELD=VALUE"),
+                         (lambda: sweep.parse_override("grasp:epochs=3"), "unknown field 'epochs'"),
+                         (lambda: sweep.parse_override("grsp:lr=3"), "unknown pruner 'grsp'"),
+                         (lambda: sweep.parse_value("post_epochs", "many"), "post_epochs takes a whole number"),
+                         (lambda: sweep.parse_value("shuffle", "maybe"), "shuffle takes true or false"),
+                         (lambda: sweep.parse_vary("model"), "FIELD=V1,V2")]:
+        with pytest.raises(ValueError, match=message):
+            bad()
 
 
-def test_the_command_line_rejects_bad_input_before_running(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+# --------------------------------------------------------------------------- the command line
+
+
+def test_the_issue_example_and_the_seed_overrides_parse() -> None:
+    args, configs = sweep.grid_from_args(
+        "--name cifar-vgg16 --pruners rand mag snip grasp synflow --compressions 0.05 0.1 0.2 0.5 1 2 "
+        "--model-class lottery --model vgg16 --dataset cifar10 --post-epochs 100 --jobs 2 "
+        "--override grasp:post_epochs=400 --override mag:pre_epochs=200".split()
+    )
+    assert args.jobs == 2 and len(configs) == 30
+    assert {c.result_dir for c in configs} == {str(Path("results/sweeps/cifar-vgg16"))}
+    assert {(c.model_class, c.model, c.dataset) for c in configs} == {("lottery", "vgg16", "cifar10")}
+    assert {c.pruner: (c.pre_epochs, c.post_epochs) for c in configs} == {
+        "rand": (0, 100), "mag": (200, 100), "snip": (0, 100), "grasp": (0, 400), "synflow": (0, 100)}
+    assert sorted({c.compression for c in configs}) == [0.05, 0.1, 0.2, 0.5, 1.0, 2.0]
+
+
+def test_run_flags_given_explicitly_win_over_a_preset() -> None:
+    _, configs = sweep.grid_from_args(
+        "--pruners snip --preset seed-sweep --model-class default --model fc --dataset mnist --shuffle "
+        "--gpu 1 --prune-epochs 3 --vary post-epochs=1,2".split()
+    )
+    assert len(configs) == 2 * len(PRESETS["seed-sweep"].compressions), "the preset's compressions"
+    first = configs[0]
+    assert (first.model_class, first.model, first.dataset, first.shuffle) == ("default", "fc", "mnist", True)
+    assert (first.device, first.prune_iterations, first.optimizer) == ("cuda:1", 3, "adam")
+    assert [c.post_epochs for c in configs[:2]] == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        ("--pruners rand --compressions 1 --pruner snip", "the grid sets pruner itself; use --pruners"),
+        ("--pruners rand --compressions 1 --seed 3", "use --seeds"),
+        ("--pruners rand --compressions 1 --overwrite", "never overwrites finished runs"),
+        ("--pruners rand", "give --compressions"),
+        ("--pruners rand --compressions 1 --vary model=fc,vgg17", "unknown model 'vgg17'"),
+        ("--pruners rand --compressions 1 --override snip:lr=0.1", "overrides for pruner.*snip"),
+        ("--pruners rand --compressions 1 --executor slurm", "needs a SLURM cluster.*local, slurm, submitit-local"),
+    ],
+)
+def test_the_command_line_rejects_bad_input_before_running(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: str, message: str
+) -> None:
+    code = sweep.main(["--result-dir", str(tmp_path), *argv.split()])
+    assert code == 2
+    assert re.search(message, capsys.readouterr().err)
+    assert not any(tmp_path.iterdir()), "nothing written"
+
+
+def test_unknown_options_and_an_incompatible_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as stop:
         sweep.main(["--result-dir", str(tmp_path), "--pruners", "rand", "--compressions", "1", "--no-such-flag"])
-    assert stop.value.code == 2
+    assert stop.value.code == 2 and "unrecognized arguments: --no-such-flag" in capsys.readouterr().err
     old = tmp_path / "old"
     old.mkdir()
-    (old / "sweep.json").write_text(json.dumps({"schema": "prunekit-sweep/0"}))
+    (old / "sweep.json").write_text(json.dumps({"schema": "prunekit-sweep/0", "prunekit_version": "0.0.1"}))
     code = sweep.main(["--result-dir", str(tmp_path), "--name", "old", "--pruners", "rand", "--compressions", "1"])
-    assert code == 2 and "incompatible prunekit (schema 'prunekit-sweep/0'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert code == 2 and "incompatible prunekit (schema 'prunekit-sweep/0', version 0.0.1" in err
     assert sorted(p.name for p in old.iterdir()) == ["sweep.json"]
-    with pytest.raises(ValueError, match="unknown executor 'pbs'.*local, slurm, submitit-local"):
+    with pytest.raises(ValueError, match="unknown executor 'pbs'; valid executors: local, slurm, submitit-local"):
         sweep.run_sweep(sweep.expand_grid(["rand"], [1], result_dir=tmp_path / "x"), executor="pbs")
+    with pytest.raises(ValueError, match="jobs must be at least 1; got 0"):
+        sweep.run_sweep(sweep.expand_grid(["rand"], [1], result_dir=tmp_path / "x"), jobs=0)
+    assert not (tmp_path / "x").exists()
 
 
-def test_a_parallel_sweep_completes_resumes_and_reports_a_failing_point(tmp_path: Path) -> None:
-    configs = sweep.expand_grid(["rand"], [0.5, 9.0], result_dir=tmp_path / "s", **SMALL)
-    first = sweep.run_sweep(configs, jobs=2, progress=False)
-    assert first.done == ["rand-c0.5-s1"] and list(first.failed) == ["rand-c9-s1"]
-    assert "keeps less than one of 119,400 prunable weights" in first.failed["rand-c9-s1"]
-    finished = tmp_path / "s" / "singleshot" / "rand-c0.5-s1"
-    assert load_result(finished)["config"]["compression"] == 0.5
-    assert (finished / "run.ipynb").is_file(), "every run leaves its executed notebook"
-    failed_notebook = json.loads((tmp_path / "s" / "singleshot" / "rand-c9-s1" / "run.ipynb").read_text())
-    assert any(o["output_type"] == "error" for c in failed_notebook["cells"] for o in c.get("outputs", []))
-    again = sweep.run_sweep(configs, jobs=2, progress=False)
-    assert again.skipped == ["rand-c0.5-s1"] and again.done == [] and list(again.failed) == ["rand-c9-s1"]
-    assert again.line() == "2 runs: 0 done, 1 skipped, 1 failed"
-    assert json.loads((tmp_path / "s" / "sweep.json").read_text())["schema"] == sweep.SCHEMA
+def test_one_sweep_at_a_time_in_a_folder(tmp_path: Path) -> None:
+    configs = sweep.expand_grid(["rand"], [1], result_dir=tmp_path)
+    (tmp_path / sweep.LOCK_FILE).write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))
+    with pytest.raises(ValueError, match=f"another sweep \\(pid {os.getpid()} .* is running in"):
+        sweep.run_sweep(configs, progress=False)
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    (tmp_path / sweep.LOCK_FILE).write_text(json.dumps({"pid": ended.pid, "host": socket.gethostname()}))
+    dead = concurrent.futures.Future()
+    dead.set_exception(RuntimeError("the worker died"))
+
+    class DeadExecutor:  # the hook for submitit-like executors: submit() returns a job with done()/result()
+        def submit(self, function: object, *args: object) -> concurrent.futures.Future:
+            return dead
+
+    summary = sweep.run_sweep(configs, executor=DeadExecutor(), progress=False)
+    assert summary.failed == {"rand-c1-s1": "RuntimeError: the worker died"}, "a stale lock is taken over"
+    assert (run_dir(configs[0]) / "error.txt").read_text().startswith("RuntimeError: the worker died")
+    assert not (tmp_path / sweep.LOCK_FILE).exists(), "the lock is released"
 
 
-def test_the_submitit_local_executor_runs_the_slurm_code_path(tmp_path: Path) -> None:
-    configs = sweep.expand_grid(["mag"], [1.0], result_dir=tmp_path / "s", **SMALL)
-    summary = sweep.run_sweep(configs, executor="submitit-local", progress=False)
+def test_with_several_gpus_each_run_in_flight_gets_its_own_device(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sweep, "_gpu_count", lambda: 2)
+    assert sweep._device_slots(3) == ["cuda:0", "cuda:1", "cuda:0"]
+    configs = sweep.expand_grid(["rand", "mag", "snip", "grasp"], [1], result_dir=tmp_path)
+    configs[3] = configs[3].replace(device="cpu")
+    seen = []
+
+    def submit(function: object, config_json: str, *args: object) -> concurrent.futures.Future:
+        seen.append(json.loads(config_json)["device"])
+        future = concurrent.futures.Future()
+        future.set_result("done")
+        return future
+
+    pool = sweep._Pool(submit, lambda cancel: None, window=2, same_machine=True)
+    summary = sweep.SweepSummary(tmp_path)
+    sweep._drive(pool, configs, summary, sweep.tqdm(disable=True), (), 0.01)
+    assert seen == ["cuda:0", "cuda:1", "cuda:0", "cpu"] and len(summary.done) == 4
+    monkeypatch.setattr(sweep, "_gpu_count", lambda: 1)
+    assert sweep._device_slots(2) == [None, None], "one GPU: config.device stays as it is"
+
+
+# --------------------------------------------------------------------------- real runs
+
+
+def test_a_parallel_sweep_completes_and_skips_every_run_when_started_again(
+    tmp_path: Path, small: dict, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "s"
+    grid = sweep.expand_grid(["rand", "snip"], [0.5, 1], result_dir=folder, **small)
+    first = sweep.run_sweep(grid, jobs=2, progress=False)
+    assert first.done == [c.expid for c in grid] and first.skipped == [] and first.failed == {}
+    for config in grid:
+        result = load_result(run_dir(config))
+        assert (result["status"], result["config"]["pruner"], result["config"]["compression"]) == (
+            "complete", config.pruner, config.compression)
+        assert result["data"]["sample"] and result["data"]["train_examples"] == small["train_limit"]
+        notebook = json.loads((run_dir(config) / "run.ipynb").read_text())
+        printed = "".join("".join(o.get("text", "")) for c in notebook["cells"] for o in c.get("outputs", []))
+        assert f"run {config.expid}: {config.pruner}" in printed, "the executed notebook keeps the summary"
+    manifest = json.loads((folder / "sweep.json").read_text())
+    assert manifest["schema"] == sweep.SCHEMA and sorted(manifest["runs"]) == sorted(c.expid for c in grid)
+    assert manifest["grid"]["pruners"] == ["rand", "snip"] and manifest["grid"]["compressions"] == [0.5, 1.0]
+
+    finished_at = {c.expid: load_result(run_dir(c))["finished_at"] for c in grid}
+    capsys.readouterr()
+    code = sweep.main(["--result-dir", str(tmp_path), "--name", "s", "--pruners", "rand", "snip",
+                       "--compressions", "0.5", "1", "--jobs", "2", "--quiet", *_as_flags(small)])
+    assert code == 0 and "4 runs: 0 done, 4 skipped, 0 failed" in capsys.readouterr().out
+    assert {c.expid: load_result(run_dir(c))["finished_at"] for c in grid} == finished_at, "nothing ran again"
+
+    changed = sweep.expand_grid(["rand"], [0.5], result_dir=folder, **{**small, "post_epochs": 2})
+    with pytest.raises(ValueError, match="holds a run of other settings \\(post_epochs: saved 1, now 2\\)"):
+        sweep.run_sweep(changed, progress=False)
+
+
+def test_killed_after_its_first_run_a_sweep_resumes_without_redoing_it_and_reports_a_failing_point(
+    tmp_path: Path, small: dict, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # compression 9 is a valid setting that fails inside its run: it keeps less than one weight
+    argv = ["sweep", "--result-dir", str(tmp_path), "--name", "k", "--pruners", "rand",
+            "--compressions", "0.5", "1", "9", "--quiet", *_as_flags(small)]
+    runs = tmp_path / "k" / "singleshot"
+    process = subprocess.Popen([sys.executable, "-m", "prunekit", *argv], start_new_session=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not (runs / "rand-c0.5-s1" / "result.json").is_file() and process.poll() is None:
+            assert time.monotonic() < deadline, "the first run did not finish in time"
+            time.sleep(0.2)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)  # the sweep, as a crash would; its kernel exits once it is orphaned
+        process.wait()
+    time.sleep(2)  # a notebook kernel looks for its parent every second
+    finished_at = load_result(runs / "rand-c0.5-s1")["finished_at"]
+    code = sweep.main(argv[1:])
+    out = capsys.readouterr().out
+    assert code == 1, "one run failed, so the sweep exits non-zero"
+    assert "3 runs: 1 done, 1 skipped, 1 failed" in out and "failed: rand-c9-s1: ValueError: " in out
+    assert load_result(runs / "rand-c0.5-s1")["finished_at"] == finished_at, "the finished run was not redone"
+    assert load_result(runs / "rand-c1-s1")["status"] == "complete"
+    error = (runs / "rand-c9-s1" / "error.txt").read_text()
+    assert error.startswith("ValueError: ") and "keeps less than one of" in error
+    notebook = json.loads((runs / "rand-c9-s1" / "run.ipynb").read_text())
+    assert any(o["output_type"] == "error" for c in notebook["cells"] for o in c.get("outputs", []))
+    assert any("An Exception was encountered" in "".join(c["source"]) for c in notebook["cells"]), "the banner"
+
+
+def test_the_submitit_local_executor_runs_the_slurm_code_path(tmp_path: Path, small: dict) -> None:
+    configs = sweep.expand_grid(["mag"], [1.0], result_dir=tmp_path / "s", **small)
+    summary = sweep.run_sweep(configs, executor="submitit-local", progress=False, poll_s=0.5)
     assert summary.done == ["mag-c1-s1"], summary.failed
-    assert load_result(tmp_path / "s" / "singleshot" / "mag-c1-s1")["params"]["kept"] == 11_940
+    result = load_result(run_dir(configs[0]))
+    assert result["params"]["kept"] == round(result["params"]["total"] * configs[0].density)
     assert any((tmp_path / "s" / "submitit").iterdir()), "submitit wrote its job files"
+    again = sweep.run_sweep(configs, executor="submitit-local", progress=False, poll_s=0.5)
+    assert again.skipped == ["mag-c1-s1"] and not again.done
 
 
-def test_with_several_gpus_each_run_gets_its_own_device(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import torch
-
-    configs = sweep.expand_grid(["rand", "mag", "snip"], [1], result_dir=tmp_path)
-    configs[2] = configs[2].replace(device="cpu")
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
-    assert [c.device for c in sweep._with_devices(configs)] == ["cuda:0", "cuda:1", "cpu"]
-    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
-    assert [c.device for c in sweep._with_devices(configs)] == ["auto", "auto", "cpu"]
+def test_the_run_notebook_has_one_commented_parameters_cell() -> None:
+    notebook = json.loads(sweep.TEMPLATE.read_text())
+    tagged = [c for c in notebook["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(tagged) == 1
+    lines = [line for line in "".join(tagged[0]["source"]).splitlines() if line.strip()]
+    assert lines and all("=" in line and "#" in line for line in lines), "every parameter is commented"
+    names = {line.split("=")[0].strip() for line in lines}
+    assert names == {"CONFIG", "ALLOW_FALLBACK"}
