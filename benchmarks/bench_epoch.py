@@ -38,8 +38,8 @@ import torchvision
 from torchvision import transforms
 
 from prunekit import create_model
-from prunekit.data import DeviceLoader, load_dataset
-from prunekit.training import make_optimizer, train_epoch
+from prunekit.run.data import DeviceLoader, load_dataset
+from prunekit.run.training import make_optimizer, train_epoch
 
 _REPO = Path(__file__).resolve().parents[1]
 

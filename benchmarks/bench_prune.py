@@ -14,7 +14,7 @@ import time
 import torch
 
 from prunekit import create_model, prune
-from prunekit.scorers import SCORERS
+from prunekit.core.scorers import SCORERS
 
 
 def main() -> None:

@@ -9,21 +9,21 @@ Example:
     11940
 """
 
-from prunekit.config import ExperimentConfig
-from prunekit.experiment import load_model, load_result, run_or_load, run_singleshot, summary_lines
-from prunekit.export import to_dense, to_torch_prune
-from prunekit.layers import MaskedConv2d, MaskedLinear, masked_parameters
-from prunekit.metrics import flop_summary, layer_table, weight_histograms
-from prunekit.models import MODELS, create_model
-from prunekit.pruning import (
+from prunekit.run.config import ExperimentConfig
+from prunekit.run.experiment import load_model, load_result, run_or_load, run_singleshot, summary_lines
+from prunekit.core.export import to_dense, to_torch_prune
+from prunekit.core.layers import MaskedConv2d, MaskedLinear, masked_parameters
+from prunekit.core.metrics import flop_summary, layer_table, weight_histograms
+from prunekit.core.models import MODELS, create_model
+from prunekit.core.pruning import (
     LayerCollapseWarning,
     PruneReport,
     collapsed_layers,
     density_from_compression,
     prune,
 )
-from prunekit.presets import PRESETS, preset_config
-from prunekit.scorers import SCORERS
+from prunekit.run.presets import PRESETS, preset_config
+from prunekit.core.scorers import SCORERS
 
 __version__ = "0.1.0"
 

@@ -4,11 +4,11 @@ Every flag of Synaptic-Flow's ``main.py`` that a single-shot run uses is accepte
 with its meaning; boolean options are plain switches (``--shuffle``, never
 ``--shuffle True``). Subcommands hand over to the module that owns them:
 
-- ``prunekit [flags]``: one single-shot run (:func:`prunekit.experiment.run_singleshot`);
-- ``prunekit sweep ...``: a grid of runs (:mod:`prunekit.sweep`);
+- ``prunekit [flags]``: one single-shot run (:func:`prunekit.run.experiment.run_singleshot`);
+- ``prunekit sweep ...``: a grid of runs (:mod:`prunekit.run.sweep`);
 - ``prunekit report <folder>``: the seed's tables and figures (:mod:`prunekit.report`);
-- ``prunekit handout --out DIR``: the student notebooks (:mod:`prunekit.handout`);
-- ``prunekit notebooks --out DIR``: every numbered notebook in batch (:mod:`prunekit.batch`).
+- ``prunekit handout --out DIR``: the student notebooks (:mod:`prunekit.teach.handout`);
+- ``prunekit notebooks --out DIR``: every numbered notebook in batch (:mod:`prunekit.teach.batch`).
 
 Example:
     >>> args = build_parser().parse_args("--model fc --pruner snip --compression 1 --expid 11 --shuffle".split())
@@ -24,15 +24,15 @@ import sys
 import warnings
 from collections.abc import Callable, Sequence
 
-from prunekit.config import EXPERIMENTS, ExperimentConfig
+from prunekit.run.config import EXPERIMENTS, ExperimentConfig
 
 __all__ = ["SUBCOMMANDS", "build_parser", "config_from_args", "main"]
 
 SUBCOMMANDS: dict[str, str] = {
-    "sweep": "prunekit.sweep",
+    "sweep": "prunekit.run.sweep",
     "report": "prunekit.report",
-    "handout": "prunekit.handout",
-    "notebooks": "prunekit.batch",
+    "handout": "prunekit.teach.handout",
+    "notebooks": "prunekit.teach.batch",
 }
 """Subcommand → the module whose ``main(argv)`` runs it."""
 
@@ -206,7 +206,7 @@ def _history_lines(rows: Sequence[dict], phase: str) -> list[str]:
 
 
 def _run(argv: Sequence[str]) -> int:
-    from prunekit import experiment
+    from prunekit.run import experiment
 
     parser = build_parser()
     args = parser.parse_args(list(argv))

@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from prunekit import data as prunekit_data
-from prunekit.layers import MaskedConv2d, MaskedLinear
+from prunekit.run import data as prunekit_data
+from prunekit.core.layers import MaskedConv2d, MaskedLinear
 
 
 @pytest.fixture(autouse=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from prunekit import batch
+from prunekit.teach import batch
 
 
 def _notebook(path: Path, body: str) -> None:

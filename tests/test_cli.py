@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from prunekit import cli
-from prunekit.config import ExperimentConfig
-from prunekit.device import select_device
+from prunekit.run.config import ExperimentConfig
+from prunekit.run.device import select_device
 
 SEED_SNIP = (
     "--model-class default --model fc --dataset mnist --experiment singleshot --pruner snip --compression 1 "

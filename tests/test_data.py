@@ -1,4 +1,4 @@
-"""Tests for prunekit.data: readers, the shipped sample, errors, the device loader and its augmentation.
+"""Tests for prunekit.run.data: readers, the shipped sample, errors, the device loader and its augmentation.
 
 The CIFAR tests write tiny TEST-ONLY datasets in the real CIFAR python-pickle
 format into a temporary folder; the kit never makes up data outside tests.
@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 import torch
 
-from prunekit import data as pdata
-from prunekit.data import (
+from prunekit.run import data as pdata
+from prunekit.run.data import (
     DATASETS,
     DatasetNotFoundError,
     DeviceDataset,

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from prunekit import experiment, training
-from prunekit.config import ExperimentConfig
-from prunekit.data import DataWarning
+from prunekit.run import experiment, training
+from prunekit.run.config import ExperimentConfig
+from prunekit.run.data import DataWarning
 
 FC_WEIGHTS = 119_400
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from prunekit import exercises, handout
+from prunekit.teach import exercises, handout
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 WITH_EXERCISES = ["00_setup", "01_random", "02_magnitude", "03_snip", "04_grasp", "05_synflow"]

@@ -1,4 +1,4 @@
-"""Tests for prunekit.io: atomic JSON and checkpoint writes, safe checkpoint loads."""
+"""Tests for prunekit.run.io: atomic JSON and checkpoint writes, safe checkpoint loads."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from prunekit.io import atomic_write, load_checkpoint, read_json, save_checkpoint, write_json
+from prunekit.run.io import atomic_write, load_checkpoint, read_json, save_checkpoint, write_json
 
 
 class NotAllowed:

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from prunekit.layers import (
+from prunekit.core.layers import (
     MaskedBatchNorm2d,
     MaskedConv2d,
     MaskedLinear,

@@ -1,4 +1,4 @@
-"""Tests for prunekit.lessons (the pruner notebooks' data) and prunekit.plots_lessons (their figures)."""
+"""Tests for prunekit.teach.lessons (the pruner notebooks' data) and prunekit.teach.plots_lessons (their figures)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import torch
 from matplotlib.figure import Figure
 
 import prunekit
-from prunekit import lessons, plots_lessons
-from prunekit.layers import MaskedBatchNorm2d, MaskedConv2d, MaskedLinear
+from prunekit.teach import lessons, plots_lessons
+from prunekit.core.layers import MaskedBatchNorm2d, MaskedConv2d, MaskedLinear
 
 W1 = np.array(lessons.TINY_W1)
 W2 = np.array(lessons.TINY_W2)
@@ -343,7 +343,7 @@ def test_gradient_norm_matches_the_hand_gradient_and_ignores_pruned_weights():
 
 
 def test_lesson_setup_builds_a_seeded_model_and_pruning_batches():
-    from prunekit.presets import preset_config
+    from prunekit.run.presets import preset_config
 
     config = preset_config("quick", "snip", seed=3)
     first, second = lessons.lesson_setup(config, device="cpu"), lessons.lesson_setup(config, device="cpu")
@@ -360,20 +360,20 @@ def test_lesson_setup_builds_a_seeded_model_and_pruning_batches():
 
 
 def test_lesson_setup_labels_the_cifar_fallback(monkeypatch):
-    from prunekit.data import DatasetNotFoundError
-    from prunekit.presets import preset_config
+    from prunekit.run.data import DatasetNotFoundError
+    from prunekit.run.presets import preset_config
 
-    real = prunekit.experiment.load_dataset
+    real = prunekit.run.experiment.load_dataset
 
     def missing_cifar(name, *args, **kwargs):
         if name == "cifar10":
             raise DatasetNotFoundError("CIFAR-10 not found (test)")
         return real(name, *args, **kwargs)
 
-    monkeypatch.setattr(prunekit.experiment, "load_dataset", missing_cifar)
-    monkeypatch.setattr(prunekit.data, "load_dataset", missing_cifar)
+    monkeypatch.setattr(prunekit.run.experiment, "load_dataset", missing_cifar)
+    monkeypatch.setattr(prunekit.run.data, "load_dataset", missing_cifar)
     config = preset_config("quick", "mag").replace(model_class="default", model="conv", dataset="cifar10")
-    with pytest.warns(prunekit.data.FallbackDataWarning):
+    with pytest.warns(prunekit.run.data.FallbackDataWarning):
         lesson = lessons.lesson_setup(config, device="cpu")
     assert lesson.fallback and lesson.tag.startswith(lessons.FALLBACK_TAG)
     assert lesson.title("Mag scores").startswith("FALLBACK: MNIST digits standing in for CIFAR-10")
@@ -382,7 +382,7 @@ def test_lesson_setup_labels_the_cifar_fallback(monkeypatch):
 
 
 def test_pretrain_copy_trains_a_repeatable_copy():
-    from prunekit.presets import preset_config
+    from prunekit.run.presets import preset_config
 
     lesson = lessons.lesson_setup(preset_config("quick", "mag", train_limit=256), device="cpu")
     before = lesson.model.layers[0].weight.detach().clone()

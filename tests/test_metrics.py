@@ -7,8 +7,8 @@ import torch
 from torch import nn
 
 from prunekit import create_model, flop_summary, layer_table, prune, weight_histograms
-from prunekit.layers import MaskedConv2d, MaskedLinear
-from prunekit.metrics import COLUMNS
+from prunekit.core.layers import MaskedConv2d, MaskedLinear
+from prunekit.core.metrics import COLUMNS
 
 # The seed's section 2.2 'Unpruned' column (VGG16, CIFAR-10).
 SEED_UNPRUNED = {

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from prunekit import create_model, masked_parameters
-from prunekit.models import MODELS
+from prunekit.core.models import MODELS
 
 
 def prunable_weights(model) -> int:

@@ -18,8 +18,8 @@ import pytest
 import torch
 
 import prunekit
-from prunekit import lessons
-from prunekit.pruning import density_from_compression, keep_count
+from prunekit.teach import lessons
+from prunekit.core.pruning import density_from_compression, keep_count
 
 papermill = pytest.importorskip("papermill")
 

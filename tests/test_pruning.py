@@ -10,9 +10,9 @@ import torch
 from torch import nn
 
 from prunekit import LayerCollapseWarning, create_model, masked_parameters, prune
-from prunekit.layers import MaskedLinear
-from prunekit.pruning import SCHEDULES, keep_count, select_topk_
-from prunekit.scorers import SCORERS
+from prunekit.core.layers import MaskedLinear
+from prunekit.core.pruning import SCHEDULES, keep_count, select_topk_
+from prunekit.core.scorers import SCORERS
 
 
 def kept(model, **kw) -> int:
@@ -57,7 +57,7 @@ def test_ties_at_the_threshold_do_not_over_prune():
 
 
 def test_constant_scores_through_prune(small_net, monkeypatch):
-    from prunekit.scorers import registry
+    from prunekit.core.scorers import registry
 
     constant = registry.SCORERS["mag"].__class__(
         "const", lambda model, params, data, loss: [torch.ones_like(p.param) for p in params], False, 1, "S = 1"

@@ -9,12 +9,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from prunekit import report, seed_numbers
-from prunekit.config import ExperimentConfig
-from prunekit.data import DataWarning
-from prunekit.experiment import run_singleshot
-from prunekit.metrics import flop_summary, layer_table
-from prunekit.models import create_model
+from prunekit import report
+
+from prunekit.report import build, report_numbers
+from prunekit.run.config import ExperimentConfig
+from prunekit.run.data import DataWarning
+from prunekit.run.experiment import run_singleshot
+from prunekit.core.metrics import flop_summary, layer_table
+from prunekit.core.models import create_model
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +72,7 @@ def test_per_layer_tables_use_the_runs_at_compression_half(runs: Path) -> None:
 
 def test_side_by_side_puts_the_seed_numbers_next_to_ours() -> None:
     ours = pd.DataFrame({"mag": [80.0], "synflow (1 iteration)": [12.0]}, index=pd.Index([2.0], name="compression"))
-    table = report.side_by_side(ours, seed_numbers.TABLE_1_2_1)
+    table = report.side_by_side(ours, report_numbers.TABLE_1_2_1)
     assert table.loc[2.0].tolist() == [80.0, 42.61, 12.0, 10.0]
 
 
@@ -110,20 +112,20 @@ def test_labels_keep_different_settings_apart() -> None:
         "pre_epochs": [0, 20, 20, 0, 0],
         "post_epochs": [10, 10, 10, 5, 5],
     })
-    assert report._labels(frame).tolist() == ["mag (pre 0)", "mag (pre 20)", "mag (pre 20)", "synflow (1 iteration)",
+    assert build._labels(frame).tolist() == ["mag (pre 0)", "mag (pre 20)", "mag (pre 20)", "synflow (1 iteration)",
                                               "snip"]
 
 
 def test_model_tables_match_the_seed_dense_column() -> None:
     import torch
 
-    from prunekit.pruning import prune
+    from prunekit.core.pruning import prune
 
     torch.manual_seed(0)
     vgg = create_model("lottery", "vgg16", (3, 32, 32), 10)
     prune(vgg, "mag", 0.5)
     flops = report.table_model_flops({"mag": vgg})
-    assert flops["unpruned"].to_dict() == {m: row["unpruned"] for m, row in seed_numbers.TABLE_2_2.items()}
+    assert flops["unpruned"].to_dict() == {m: row["unpruned"] for m, row in report_numbers.TABLE_2_2.items()}
     density = report.table_model_density({"mag": vgg})["mag"]
     assert (flops["mag"] == (flops["unpruned"] * density).round().astype(int)).all()
 
@@ -146,10 +148,10 @@ def test_per_layer_tables_use_one_compression_and_leave_missing_pruners_empty(ru
 
 def test_side_by_side_by_pruner_has_one_row_per_pruner() -> None:
     ours = pd.DataFrame({"mag (pre 1)": [90.0], "synflow": [12.0]}, index=pd.Index(["mnist/fc"], name="Data/Arch"))
-    seed = {f"{d}/{m}": row for (d, m), row in seed_numbers.TABLE_1_1.items()}
+    seed = {f"{d}/{m}": row for (d, m), row in report_numbers.TABLE_1_1.items()}
     table = report.side_by_side(ours, seed, by_pruner=True)
     assert table.index.tolist() == ["mag (pre 1)", "synflow"]
-    assert table.loc["synflow"].tolist() == [12.0, seed_numbers.TABLE_1_1[("mnist", "fc")]["synflow"]]
+    assert table.loc["synflow"].tolist() == [12.0, report_numbers.TABLE_1_1[("mnist", "fc")]["synflow"]]
     assert report.side_by_side(ours.iloc[:0], seed, by_pruner=True).shape == (2, 0)
 
 

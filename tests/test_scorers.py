@@ -8,12 +8,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from prunekit import create_model, masked_parameters
-from prunekit.layers import MaskedLinear, set_mask_
-from prunekit.scorers import SCORERS, get_scorer
-from prunekit.scorers.grasp import grasp_scores
-from prunekit.scorers.mag import mag_scores
-from prunekit.scorers.snip import snip_scores
-from prunekit.scorers.synflow import synflow_scores
+from prunekit.core.layers import MaskedLinear, set_mask_
+from prunekit.core.scorers import SCORERS, get_scorer
+from prunekit.core.scorers.grasp import grasp_scores
+from prunekit.core.scorers.mag import mag_scores
+from prunekit.core.scorers.snip import snip_scores
+from prunekit.core.scorers.synflow import synflow_scores
 
 
 def snapshot(model):
@@ -130,7 +130,7 @@ def test_synflow_is_finite_and_positive_on_deep_nets(model_class, name, shape):
 
 
 def test_synflow_is_finite_and_positive_on_a_20_layer_fc():
-    from prunekit.models.fc import FC
+    from prunekit.core.models.fc import FC
 
     torch.manual_seed(0)
     net = FC((1, 28, 28), 10, depth=20)
@@ -140,7 +140,7 @@ def test_synflow_is_finite_and_positive_on_a_20_layer_fc():
 
 
 def test_synflow_float32_and_float64_rank_alike(monkeypatch):
-    import prunekit.scorers.synflow as synflow
+    import prunekit.core.scorers.synflow as synflow
 
     torch.manual_seed(0)
     net = create_model("lottery", "vgg11", (3, 32, 32), 10)

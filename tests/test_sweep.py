@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from prunekit import sweep
-from prunekit.experiment import load_result, run_dir
-from prunekit.presets import PRESETS
+from prunekit.run import sweep
+from prunekit.run.experiment import load_result, run_dir
+from prunekit.run.presets import PRESETS
 
 
 @pytest.fixture

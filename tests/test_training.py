@@ -1,4 +1,4 @@
-"""Tests for prunekit.training: optimizers, loops, resumable fit, inference timing, seeding."""
+"""Tests for prunekit.run.training: optimizers, loops, resumable fit, inference timing, seeding."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from prunekit import create_model
-from prunekit.data import DeviceLoader, SampleDataWarning, load_dataset
-from prunekit.io import load_checkpoint
-from prunekit.training import (
+from prunekit.run.data import DeviceLoader, SampleDataWarning, load_dataset
+from prunekit.run.io import load_checkpoint
+from prunekit.run.training import (
     OPTIMIZERS,
     evaluate,
     fit,

@@ -1,4 +1,4 @@
-"""Tests for prunekit.widgets: drive the explorers programmatically, as a student's clicks would.
+"""Tests for prunekit.teach.widgets: drive the explorers programmatically, as a student's clicks would.
 
 The widgets' callbacks only call plain prunekit functions; each test checks that
 the widget's state equals what those functions return when called directly.
@@ -14,8 +14,8 @@ import torch
 from matplotlib.figure import Figure
 
 import prunekit
-from prunekit import lessons, widgets
-from prunekit.presets import preset_config
+from prunekit.teach import lessons, widgets
+from prunekit.run.presets import preset_config
 
 
 @pytest.fixture(scope="module")

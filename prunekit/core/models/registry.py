@@ -1,0 +1,89 @@
+"""The model registry, keyed like the seed's ``--model-class`` and ``--model`` flags.
+
+Example:
+    >>> sorted(MODELS["default"])
+    ['conv', 'fc']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+
+import torch
+from torch import nn
+
+from prunekit.core.models.fc import FC, Conv
+from prunekit.core.models.resnet import ResNet
+from prunekit.core.models.vgg import PLANS, VGG
+
+__all__ = ["MODELS", "create_model", "model_names"]
+
+ModelFactory = Callable[..., nn.Module]
+
+MODELS: dict[str, dict[str, ModelFactory]] = {
+    "default": {"fc": FC, "conv": Conv},
+    "lottery": {
+        **{name: partial(VGG, PLANS[name], batch_norm=False) for name in PLANS},
+        **{f"{name}-bn": partial(VGG, PLANS[name], batch_norm=True) for name in PLANS},
+        "resnet20": partial(ResNet, blocks_per_stage=3),
+    },
+}
+
+
+def model_names() -> dict[str, list[str]]:
+    """Returns the valid model names of each model class.
+
+    Example:
+        >>> model_names()["default"]
+        ['conv', 'fc']
+    """
+    return {model_class: sorted(models) for model_class, models in MODELS.items()}
+
+
+def create_model(
+    model_class: str,
+    name: str,
+    input_shape: tuple[int, ...],
+    num_classes: int,
+    *,
+    dense_classifier: bool = False,
+    device: torch.device | str | None = None,
+) -> nn.Module:
+    """Builds a model from the registry, with all masks set to one.
+
+    Args:
+        model_class: ``"default"`` or ``"lottery"`` (the seed's ``--model-class``).
+        name: A model of that class (the seed's ``--model``), e.g. ``"fc"`` or ``"vgg16"``.
+        input_shape: Shape of one input, e.g. ``(1, 28, 28)``.
+        num_classes: Number of outputs.
+        dense_classifier: Keep the classifier dense (the seed's ``--dense-classifier``).
+        device: Where to put the model; the masks follow their parameters.
+
+    Returns:
+        The model; it also records ``input_shape`` as an attribute.
+
+    Raises:
+        ValueError: If the class or the model name is unknown.
+
+    Example:
+        >>> net = create_model("default", "fc", (1, 28, 28), 10)
+        >>> net.fc.weight.shape
+        torch.Size([10, 100])
+    """
+    if model_class not in MODELS:
+        raise ValueError(f"unknown model class {model_class!r}; valid model classes: {', '.join(sorted(MODELS))}")
+    models = MODELS[model_class]
+    if name not in models:
+        hint = [f"{cls}: {', '.join(sorted(MODELS[cls]))}" for cls in MODELS if name in MODELS[cls]]
+        extra = f" (it belongs to model class {hint[0].split(':')[0]!r})" if hint else ""
+        raise ValueError(
+            f"unknown model {name!r} in model class {model_class!r}{extra}; "
+            f"valid models: {', '.join(sorted(models))}"
+        )
+    if len(input_shape) != 3 or any(int(d) < 1 for d in input_shape):
+        raise ValueError(f"input_shape must be (channels, height, width) with positive sizes; got {tuple(input_shape)}")
+    if num_classes < 1:
+        raise ValueError(f"num_classes must be at least 1; got {num_classes}")
+    model = models[name](tuple(int(d) for d in input_shape), int(num_classes), dense_classifier=dense_classifier)
+    return model.to(device) if device is not None else model

@@ -1,0 +1,423 @@
+"""From scores to masks: exact top-k selection, schedules, iterations, layer collapse.
+
+The compression exponent ``a`` (the seed's ``--compression``) sets the density,
+the fraction of prunable weights kept: ``density = 10 ** -a``; the compression
+ratio is ``10 ** a``. prunekit keeps **exactly** ``round(density * N)`` weights:
+ties at the threshold are broken by position (earlier modules, then row-major
+order, are kept first), never by the "everything at or below the threshold" rule
+that over-prunes when many scores are equal.
+
+Example:
+    >>> import torch
+    >>> from prunekit import create_model
+    >>> net = create_model("default", "fc", (1, 28, 28), 10)
+    >>> report = prune(net, "rand", compression=1)
+    >>> report.kept, report.total
+    (11940, 119400)
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from prunekit.core.layers import MaskedParameter, apply_masks_, masked_parameters
+from prunekit.core.scorers import get_scorer
+from prunekit.core.scorers.base import Batches
+
+__all__ = [
+    "SCHEDULES",
+    "SCOPES",
+    "LayerCollapseWarning",
+    "PruneReport",
+    "collapsed_layers",
+    "density_from_compression",
+    "keep_count",
+    "prune",
+    "select_topk_",
+]
+
+SCOPES = ("global", "local")
+
+
+def _exponential(density: float, step: int, steps: int) -> float:
+    return density ** (step / steps)
+
+
+def _linear(density: float, step: int, steps: int) -> float:
+    return 1.0 - (1.0 - density) * step / steps
+
+
+SCHEDULES: dict[str, Callable[[float, int, int], float]] = {"exponential": _exponential, "linear": _linear}
+"""Density after step ``k`` of ``n`` towards the final density (the seed's ``--compression-schedule``)."""
+
+
+class LayerCollapseWarning(UserWarning):
+    """A layer was left with no weights: the network's output no longer depends on its input."""
+
+
+def density_from_compression(compression: float) -> float:
+    """Converts a compression exponent ``a`` into a density ``10 ** -a``.
+
+    Args:
+        compression: The exponent; 0 keeps everything, 1 keeps 10 %, 2 keeps 1 %.
+
+    Returns:
+        The density, in (0, 1].
+
+    Raises:
+        ValueError: If ``compression`` is negative or not finite.
+
+    Example:
+        >>> density_from_compression(1)
+        0.1
+    """
+    if not isinstance(compression, (int, float)) or not math.isfinite(compression) or compression < 0:
+        raise ValueError(
+            f"compression exponent must be a finite number >= 0 (density = 10**-compression); got {compression!r}"
+        )
+    return 10.0 ** (-compression)
+
+
+def keep_count(density: float, total: int) -> int:
+    """Number of weights kept at ``density`` out of ``total``: ``round(density * total)``.
+
+    Raises:
+        ValueError: If the density is outside (0, 1] or keeps less than one weight.
+
+    Example:
+        >>> keep_count(0.1, 14715584)
+        1471558
+    """
+    if not isinstance(density, (int, float)) or not 0.0 < density <= 1.0:
+        raise ValueError(f"density must be in (0, 1]; got {density!r}")
+    kept = round(density * total)
+    if kept < 1:
+        largest = math.log10(2 * total) if total else 0.0
+        raise ValueError(
+            f"density {density:.3g} keeps less than one of {total:,} prunable weights; "
+            f"use a compression exponent below {largest:.2f}"
+        )
+    return kept
+
+
+_SAMPLE = 1 << 16
+
+
+def _kth_largest(scores: Sequence[torch.Tensor], k: int, total: int, generator: torch.Generator) -> torch.Tensor:
+    """The k-th largest value over all ``scores`` (flat tensors), without sorting them all.
+
+    A seeded sample brackets the threshold between two sample quantiles; one
+    counting pass checks the bracket, and only the values inside it go through
+    ``kthvalue``. If the bracket misses, the exact fallback sorts nothing either:
+    it runs ``kthvalue`` over everything.
+    """
+    device = scores[0].device
+    picks = []
+    for s in scores:
+        n = max(1, round(_SAMPLE * s.numel() / total))
+        index = torch.randint(s.numel(), (n,), generator=generator).to(device)
+        picks.append(s.index_select(0, index))
+    sample = torch.cat(picks).sort(descending=True).values
+    m = sample.numel()
+    q = k / total
+    margin = 4.0 * math.sqrt(m * q * (1.0 - q)) + 8.0
+    upper, lower = int(q * m - margin), int(q * m + margin) + 1
+    high = sample[upper] if upper >= 0 else None
+    low = sample[lower] if lower < m else None
+    above = sum(int(torch.count_nonzero(s > high)) for s in scores) if high is not None else 0
+    if above < k:
+        if low is None or low == -math.inf:
+            inside = [s[(s <= high) & (s > -math.inf)] if high is not None else s[s > -math.inf] for s in scores]
+        else:
+            inside = [s[(s >= low) & (s <= high)] if high is not None else s[s >= low] for s in scores]
+        candidates = torch.cat(inside)
+        need = k - above
+        if 1 <= need <= candidates.numel():
+            return torch.kthvalue(candidates, candidates.numel() - need + 1).values
+    everything = torch.cat(list(scores))
+    return torch.kthvalue(everything, everything.numel() - k + 1).values
+
+
+def select_topk_(
+    scores: Sequence[torch.Tensor],
+    masks: Sequence[torch.Tensor],
+    k: int,
+    generator: torch.Generator | None = None,
+    alive: int | None = None,
+) -> None:
+    """Keeps exactly ``k`` of the unpruned entries with the largest scores, in place.
+
+    The scores of entries already pruned are set to ``-inf`` first, so a pruned
+    weight never comes back. Ties at the threshold are broken by position: the
+    earlier tensor, then the lower flat index, is kept first.
+
+    Args:
+        scores: Score tensors (overwritten); one per mask, same number of entries.
+        masks: 0/1 masks, updated in place.
+        k: How many entries to keep in all.
+        generator: Random source for the threshold search (CPU); a fixed seed by default.
+        alive: The number of unpruned entries, when the caller knows it.
+
+    Example:
+        >>> scores, mask = [torch.tensor([1.0, 1.0, 1.0, 0.0])], [torch.ones(4)]
+        >>> select_topk_(scores, mask, 2)
+        >>> mask[0].tolist()
+        [1.0, 1.0, 0.0, 0.0]
+    """
+    flat = [s.reshape(-1) for s in scores]
+    for s, mask in zip(flat, masks):
+        s.nan_to_num_(nan=-math.inf)
+        s.masked_fill_(mask.reshape(-1) == 0, -math.inf)
+    if alive is None:
+        alive = sum(int(torch.count_nonzero(mask)) for mask in masks)
+    if k >= alive:
+        return
+    total = sum(s.numel() for s in flat)
+    if generator is None:
+        generator = torch.Generator().manual_seed(0)
+    threshold = _kth_largest(flat, k, total, generator)
+    keeps = [s > threshold for s in flat]
+    missing = k - sum(int(torch.count_nonzero(keep)) for keep in keeps)
+    for s, keep in zip(flat, keeps):
+        if missing <= 0:
+            break
+        ties = torch.nonzero(s == threshold).flatten()[:missing]
+        keep[ties] = True
+        missing -= ties.numel()
+    with torch.no_grad():
+        for mask, keep in zip(masks, keeps):
+            mask.view(-1).copy_(keep)
+
+
+def collapsed_layers(model: nn.Module) -> list[str]:
+    """Names the masked modules whose weights are all pruned (layer collapse).
+
+    Example:
+        >>> from prunekit.core.layers import MaskedLinear
+        >>> net = nn.Sequential(MaskedLinear(2, 2), MaskedLinear(2, 1))
+        >>> _ = net[1].weight_mask.zero_()
+        >>> collapsed_layers(net)
+        ['1']
+    """
+    return [p.module_name for p in masked_parameters(model) if not bool(p.mask.any())]
+
+
+@dataclass(frozen=True)
+class PruneReport:
+    """What one call of :func:`prune` did.
+
+    Attributes:
+        pruner: The scorer's name.
+        density: The target density.
+        kept: Prunable weights (and biases, if pruned) kept.
+        total: Prunable entries in all.
+        iterations: Scoring rounds used.
+        schedule: How the density fell over the rounds.
+        scope: ``global`` or ``local``.
+        collapsed_layers: Modules left with no weights.
+        score_time_s: Seconds spent scoring.
+        select_time_s: Seconds spent choosing masks.
+        layer_density: Density of each prunable parameter, by name.
+    """
+
+    pruner: str
+    density: float
+    kept: int
+    total: int
+    iterations: int
+    schedule: str
+    scope: str
+    collapsed_layers: tuple[str, ...]
+    score_time_s: float
+    select_time_s: float
+    layer_density: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def compression(self) -> float:
+        """The compression exponent ``-log10(density)``."""
+        return -math.log10(self.density)
+
+    @property
+    def achieved_density(self) -> float:
+        """``kept / total``."""
+        return self.kept / self.total
+
+    def summary(self) -> str:
+        """One line for logs and notebooks."""
+        text = (
+            f"{self.pruner}: kept {self.kept:,} of {self.total:,} prunable weights "
+            f"(density {self.achieved_density:.4g}, compression ratio {self.total / self.kept:.3g}) "
+            f"in {self.iterations} iteration(s), {self.score_time_s:.2f} s scoring + {self.select_time_s:.2f} s selecting"
+        )
+        if self.collapsed_layers:
+            text += f"; LAYER COLLAPSE in {', '.join(self.collapsed_layers)}"
+        return text
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _warn_collapse(names: list[str], pruner: str, iterations: int) -> None:
+    if names:
+        warnings.warn(
+            f"layer collapse: {', '.join(names)} kept no weights after {pruner} pruning "
+            f"({iterations} iteration(s)); no signal passes through, so the network can only guess. "
+            "Use a lower compression or more iterations.",
+            LayerCollapseWarning,
+            stacklevel=3,
+        )
+
+
+def prune(
+    model: nn.Module,
+    pruner: str,
+    compression: float | None = None,
+    data: Batches | None = None,
+    *,
+    density: float | None = None,
+    scope: str = "global",
+    iterations: int | None = None,
+    schedule: str = "exponential",
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+    prune_bias: bool = False,
+    prune_batchnorm: bool = False,
+    train_mode: bool = False,
+    reinitialize: bool = False,
+    shuffle: bool = False,
+    invert: bool = False,
+    progress: bool = False,
+) -> PruneReport:
+    """Prunes ``model`` in place at a compression exponent (or density).
+
+    Each of ``iterations`` rounds scores the weights still alive and keeps the
+    top ones down to the round's density on the ``schedule``; the last round
+    reaches exactly ``round(density * N)`` kept. Then the seed's options apply in
+    its order (reinitialize, shuffle), and pruned entries are zeroed.
+
+    Args:
+        model: A model of prunekit's masked layers.
+        pruner: ``rand``, ``mag``, ``snip``, ``grasp`` or ``synflow``.
+        compression: Exponent ``a``; density = ``10 ** -a``.
+        data: ``(inputs, targets)`` batches; required by ``snip`` and ``grasp``.
+        density: The fraction to keep, instead of ``compression``.
+        scope: ``global`` (one threshold for all layers) or ``local`` (each layer keeps the density).
+        iterations: Scoring rounds; ``None`` takes the pruner's default (100 for SynFlow, else 1).
+        schedule: ``exponential`` or ``linear`` fall of the density over the rounds.
+        loss_fn: Loss for data-driven scorers (cross-entropy by default).
+        prune_bias: Prune biases too.
+        prune_batchnorm: Prune batch-norm affine parameters too.
+        train_mode: Score with the model in train mode (batch statistics).
+        reinitialize: Draw fresh weights after pruning, keeping the masks.
+        shuffle: Permute each layer's mask at random, keeping its density.
+        invert: Keep the lowest scores instead of the highest.
+        progress: Show a progress bar over the rounds.
+
+    Returns:
+        A :class:`PruneReport`.
+
+    Raises:
+        ValueError: For an unknown pruner, scope or schedule, a bad density or
+            iteration count, a compression that keeps less than one weight, or
+            missing data for ``snip``/``grasp``.
+
+    Example:
+        >>> from prunekit import create_model
+        >>> net = create_model("default", "fc", (1, 28, 28), 10)
+        >>> prune(net, "rand", density=0.5, scope="local").kept
+        59700
+    """
+    scorer = get_scorer(pruner)
+    if (compression is None) == (density is None):
+        raise ValueError("give exactly one of compression (the exponent a, density = 10**-a) and density")
+    target = density_from_compression(compression) if density is None else density
+    if scope not in SCOPES:
+        raise ValueError(f"unknown scope {scope!r}; valid scopes: {', '.join(SCOPES)}")
+    if schedule not in SCHEDULES:
+        raise ValueError(f"unknown schedule {schedule!r}; valid schedules: {', '.join(SCHEDULES)}")
+    rounds = scorer.default_iterations if iterations is None else iterations
+    if not isinstance(rounds, int) or rounds < 1:
+        raise ValueError(f"iterations must be a whole number >= 1; got {iterations!r}")
+    if scorer.needs_data and data is None:
+        scorer(model, [], None)  # raises the scorer's own message
+    params: list[MaskedParameter] = list(masked_parameters(model, bias=prune_bias, batchnorm=prune_batchnorm))
+    if not params:
+        raise ValueError(f"{type(model).__name__} has no masked layers to prune; build it with prunekit.create_model")
+    sizes = [p.mask.numel() for p in params]
+    total = sum(sizes)
+    final_kept = keep_count(target, total)
+    if scope == "local":
+        for p, size in zip(params, sizes):
+            keep_count(target, size)  # every layer must keep at least one weight
+
+    device = params[0].param.device
+    was_training = model.training
+    model.train(train_mode)
+    generator = torch.Generator().manual_seed(0)
+    alive = sum(int(torch.count_nonzero(p.mask)) for p in params)
+    score_time = select_time = 0.0
+    steps = range(1, rounds + 1)
+    if progress:
+        from tqdm.auto import tqdm
+
+        steps = tqdm(steps, desc=f"pruning ({pruner})", unit="round")
+    try:
+        for step in steps:
+            round_density = SCHEDULES[schedule](target, step, rounds)
+            _sync(device)
+            start = time.perf_counter()
+            scores = scorer(model, params, data, loss_fn)
+            _sync(device)
+            score_time += time.perf_counter() - start
+            start = time.perf_counter()
+            if invert:
+                for score in scores:
+                    score.neg_()
+            masks = [p.mask for p in params]
+            if scope == "global":
+                kept = final_kept if step == rounds else keep_count(round_density, total)
+                select_topk_(scores, masks, kept, generator, alive=alive)
+                alive = min(kept, alive)
+            else:
+                for score, mask, size in zip(scores, masks, sizes):
+                    kept = keep_count(target if step == rounds else round_density, size)
+                    select_topk_([score], [mask], kept, generator)
+            _sync(device)
+            select_time += time.perf_counter() - start
+    finally:
+        model.train(was_training)
+
+    if reinitialize:
+        init = getattr(model, "initialize_weights", None)
+        if init is None:
+            raise ValueError(f"reinitialize needs model.initialize_weights(); {type(model).__name__} has none")
+        init()
+    if shuffle:
+        with torch.no_grad():
+            for p in params:
+                flat = p.mask.view(-1)
+                flat.copy_(flat[torch.randperm(flat.numel(), device=flat.device)])
+    apply_masks_(model)
+    collapsed = collapsed_layers(model)
+    _warn_collapse(collapsed, pruner, rounds)
+    return PruneReport(
+        pruner=pruner,
+        density=target,
+        kept=int(sum(int(p.mask.sum()) for p in params)),
+        total=total,
+        iterations=rounds,
+        schedule=schedule,
+        scope=scope,
+        collapsed_layers=tuple(collapsed),
+        score_time_s=score_time,
+        select_time_s=select_time,
+        layer_density={p.name: float(p.mask.mean()) for p in params},
+    )

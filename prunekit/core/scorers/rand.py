@@ -1,0 +1,42 @@
+"""Random scores: the trivial baseline ("Rand").
+
+Score: :math:`S(\\theta) = z,\\; z \\sim \\mathcal{N}(0, 1)` i.i.d., drawn on the
+parameter's device from PyTorch's global generator (seed it for repeatable masks).
+Keeping the top scores keeps a uniformly random subset, so with global scope each
+layer keeps about the same density.
+
+Reference: the random baseline of Tanaka et al., "Pruning neural networks without
+any data by iteratively conserving synaptic flow", NeurIPS 2020.
+
+Example:
+    >>> from prunekit.core.layers import MaskedLinear, masked_parameters
+    >>> layer = MaskedLinear(3, 2)
+    >>> [s.shape for s in rand_scores(layer, list(masked_parameters(layer)))]
+    [torch.Size([2, 3])]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from prunekit.core.layers import MaskedParameter
+
+__all__ = ["rand_scores"]
+
+
+def rand_scores(model: nn.Module, params: Sequence[MaskedParameter], data=None, loss_fn=None) -> list[torch.Tensor]:
+    """Returns standard-normal scores shaped like each parameter.
+
+    Args:
+        model: Unused (kept for the common scorer signature).
+        params: The prunable parameters.
+        data: Unused.
+        loss_fn: Unused.
+
+    Returns:
+        One tensor of i.i.d. N(0, 1) draws per parameter.
+    """
+    return [torch.randn_like(p.param, memory_format=torch.contiguous_format) for p in params]

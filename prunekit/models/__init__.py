@@ -1,5 +1,0 @@
-"""Models: ``default`` (fc, conv) and ``lottery`` (VGG family, ResNet-20)."""
-
-from prunekit.models.registry import MODELS, create_model, model_names
-
-__all__ = ["MODELS", "create_model", "model_names"]

@@ -1,6 +1,0 @@
-"""The five scorers: rand, mag, snip, grasp, synflow (one module each)."""
-
-from prunekit.scorers.base import Scorer
-from prunekit.scorers.registry import SCORERS, get_scorer
-
-__all__ = ["SCORERS", "Scorer", "get_scorer"]

@@ -1,0 +1,1 @@
+"""What only the notebooks need: lessons, their plots, widgets, exercises, the handout and batch runs."""

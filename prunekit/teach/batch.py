@@ -1,0 +1,148 @@
+"""Every numbered notebook in batch, through papermill: what ``make demo`` runs.
+
+Each notebook runs with ``INTERACTIVE = False`` (no widget waits for a click)
+and the result folder given here, and is saved executed into the output folder,
+so an instructor can open what ran. A failing notebook is reported (papermill
+leaves its error banner in the saved copy) and the others still run.
+
+Example:
+    >>> parse_parameters(["POST_EPOCHS=1", "PRESET=quick", "DATA_DIR=None"])
+    {'POST_EPOCHS': 1, 'PRESET': 'quick', 'DATA_DIR': None}
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+__all__ = ["notebooks_in", "parse_parameters", "run_notebooks", "main"]
+
+_REPO = Path(__file__).resolve().parents[2]
+
+
+def notebooks_in(folder: str | Path, only: Sequence[str] = ()) -> list[Path]:
+    """The numbered notebooks (``NN_name.ipynb``) of a folder, in order.
+
+    Args:
+        folder: Where to look.
+        only: Keep these (numbers such as ``"05"`` or names such as ``"05_synflow"``); empty keeps all.
+
+    Returns:
+        The paths.
+
+    Raises:
+        ValueError: If a requested notebook is not there; the message lists those that are.
+    """
+    found = sorted(Path(folder).glob("[0-9][0-9]_*.ipynb"))
+    if not only:
+        return found
+    chosen = [path for path in found if path.stem in only or path.stem[:2] in only]
+    known = {path.stem for path in found} | {path.stem[:2] for path in found}
+    unknown = [name for name in only if name not in known]
+    if unknown:
+        raise ValueError(f"no notebook {', '.join(unknown)} in {folder}; valid: {', '.join(p.stem for p in found)}")
+    return chosen
+
+
+def parse_parameters(pairs: Sequence[str]) -> dict[str, Any]:
+    """``NAME=value`` pairs as papermill parameters; values are Python literals, else strings.
+
+    Raises:
+        ValueError: If a pair has no ``=``.
+    """
+    parameters: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, text = pair.partition("=")
+        if not sep or not name.isidentifier():
+            raise ValueError(f"a parameter is NAME=value; got {pair!r}")
+        try:
+            parameters[name] = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            parameters[name] = text
+    return parameters
+
+
+def run_notebooks(
+    notebooks: Sequence[Path],
+    out_dir: str | Path,
+    parameters: Mapping[str, Any] | None = None,
+    *,
+    kernel_name: str = "python3",
+    progress: bool = True,
+) -> dict[str, str]:
+    """Executes notebooks with papermill, each in its own folder as working directory.
+
+    Args:
+        notebooks: The notebooks, run in this order.
+        out_dir: Where the executed copies go (same file names).
+        parameters: Papermill parameters for every notebook (``INTERACTIVE`` defaults to False).
+        kernel_name: The Jupyter kernel.
+        progress: Show a bar over notebooks and one line per notebook.
+
+    Returns:
+        Notebook name → ``"ok (N s)"`` or the error's first line.
+    """
+    import papermill
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    values = {"INTERACTIVE": False, **(parameters or {})}
+    outcome: dict[str, str] = {}
+    bar = tqdm(notebooks, desc="notebooks", unit="notebook", disable=not progress)
+    for path in bar:
+        bar.set_postfix_str(path.stem)
+        start = time.perf_counter()
+        try:
+            papermill.execute_notebook(
+                str(path),
+                str(out / path.name),
+                parameters=values,
+                kernel_name=kernel_name,
+                cwd=str(path.parent),
+                progress_bar=False,
+            )
+            outcome[path.stem] = f"ok ({time.perf_counter() - start:.0f} s)"
+        except Exception as error:  # noqa: BLE001 - papermill raises many kinds; each is recorded, the rest go on
+            first = str(error).strip().splitlines()
+            outcome[path.stem] = f"FAILED: {first[-1] if first else type(error).__name__}"
+        if progress:
+            tqdm.write(f"{path.stem}: {outcome[path.stem]} -> {out / path.name}")
+    return outcome
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``prunekit notebooks``: run the numbered notebooks in batch.
+
+    Returns:
+        0 if every notebook ran, 1 otherwise.
+    """
+    parser = argparse.ArgumentParser(
+        prog="prunekit notebooks", description="Run the numbered notebooks with papermill (INTERACTIVE=False)."
+    )
+    parser.add_argument("--notebooks", default=str(_REPO / "notebooks"), help="folder of the numbered notebooks")
+    parser.add_argument("--out", default="out/notebooks", help="where the executed notebooks go")
+    parser.add_argument("--only", nargs="*", default=[], help="run only these, e.g. 00 05_synflow")
+    parser.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE",
+                        help="a papermill parameter for every notebook, e.g. -p POST_EPOCHS=1")
+    parser.add_argument("--kernel", default="python3", help="the Jupyter kernel")
+    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    try:
+        notebooks = notebooks_in(args.notebooks, args.only)
+        parameters = parse_parameters(args.parameter)
+    except ValueError as error:
+        parser.error(str(error))
+    if not notebooks:
+        parser.error(f"no numbered notebooks (NN_name.ipynb) in {args.notebooks}")
+    outcome = run_notebooks(notebooks, args.out, parameters, kernel_name=args.kernel)
+    failed = [name for name, text in outcome.items() if text.startswith("FAILED")]
+    print(f"{len(outcome) - len(failed)} of {len(outcome)} notebooks ran; executed copies in {args.out}")
+    for name in failed:
+        print(f"prunekit: {name} {outcome[name]} (open {Path(args.out) / (name + '.ipynb')})", file=sys.stderr)
+    return 1 if failed else 0
