@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 OUT ?= out
 
-.PHONY: demo test test-fast nbval handout venv clean bench
+.PHONY: demo test test-fast test-browser nbval handout venv clean bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,20 +23,28 @@ demo: $(STAMP)
 	$(BIN)/prunekit notebooks --out $(OUT)/notebooks
 	$(BIN)/prunekit report results/notebooks --out $(OUT)/report
 
-# The tests: the library's unit and integration tests, then every notebook under nbval
-# (cells marked NBVAL_CHECK_OUTPUT must reproduce their committed outputs).
+# The tests: the library's unit and integration tests, the doctests of prunekit/, then every notebook under nbval
+# (cells marked NBVAL_CHECK_OUTPUT must reproduce their committed outputs), then the student path
+# in a real browser (test-browser).
 test: $(STAMP)
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest tests -m "not browser"
+	$(BIN)/python -m pytest --doctest-modules prunekit
 	$(BIN)/python -m pytest --nbval-lax --nbval-sanitize-with notebooks/nbval_sanitize.cfg --durations=0 notebooks
+	$(MAKE) test-browser
+
+# Every numbered notebook opened in JupyterLab in headless Chromium (Debian's /usr/bin/chromium),
+# run with INTERACTIVE = True and quick parameters, its widgets clicked; screenshots in out/browser/.
+test-browser: $(STAMP)
+	$(BIN)/python -m pytest tests/browser -m browser --durations=0
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest tests -x -q
+	$(BIN)/python -m pytest tests -m "not browser" -x -q
 
 nbval: $(STAMP)
 	$(BIN)/python -m pytest --nbval-lax --nbval-sanitize-with notebooks/nbval_sanitize.cfg notebooks
 
 handout: $(STAMP)
-	$(BIN)/prunekit handout --out handout
+	$(BIN)/prunekit handout --out handout --force
 
 bench: $(STAMP)
 	for script in benchmarks/bench_*.py; do $(BIN)/python $$script || exit 1; done

@@ -33,7 +33,7 @@ def main() -> None:
         report = prune(model, pruner, args.compression, batch if SCORERS[pruner].needs_data else None)
         wall = time.perf_counter() - start
         print(
-            f"{pruner:8s} {report.iterations:5d} {report.kept:10,d} {report.total:11,d} "
+            f"{pruner:8s} {report.rounds:5d} {report.kept:10,d} {report.total:11,d} "
             f"{report.score_time_s:8.2f} {report.select_time_s:9.2f} {wall:7.2f}"
         )
 

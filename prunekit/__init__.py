@@ -10,7 +10,9 @@ Example:
 """
 
 from prunekit.run.config import ExperimentConfig
+from prunekit.run.datasets import DataOrigin
 from prunekit.run.experiment import load_model, load_result, run_or_load, run_singleshot, summary_lines
+from prunekit.run.result import RunResult
 from prunekit.core.export import to_dense, to_torch_prune
 from prunekit.core.layers import MaskedConv2d, MaskedLinear, masked_parameters
 from prunekit.core.metrics import flop_summary, layer_table, weight_histograms
@@ -23,9 +25,15 @@ from prunekit.core.pruning import (
     prune,
 )
 from prunekit.run.presets import PRESETS, preset_config
+from prunekit.run.resources import package_version
 from prunekit.core.scorers import SCORERS
 
-__version__ = "0.1.0"
+__version__ = package_version()
+"""The installed distribution's version (``importlib.metadata``), ``"unknown"`` when not installed.
+
+Modules inside the kit call :func:`prunekit.run.resources.package_version` instead of importing
+this name, so that no module imports the package's own ``__init__`` (an import cycle).
+"""
 
 PRUNERS = tuple(SCORERS)
 
@@ -34,11 +42,13 @@ __all__ = [
     "PRESETS",
     "PRUNERS",
     "SCORERS",
+    "DataOrigin",
     "ExperimentConfig",
     "LayerCollapseWarning",
     "MaskedConv2d",
     "MaskedLinear",
     "PruneReport",
+    "RunResult",
     "collapsed_layers",
     "create_model",
     "density_from_compression",

@@ -10,6 +10,11 @@ with its meaning; boolean options are plain switches (``--shuffle``, never
 - ``prunekit handout --out DIR``: the student notebooks (:mod:`prunekit.teach.handout`);
 - ``prunekit notebooks --out DIR``: every numbered notebook in batch (:mod:`prunekit.teach.batch`).
 
+The contract: every expected failure prints one line on stderr (what, where, what to do) and
+exits 1 (a run failed: data errors, divergence, I/O errors such as a full disk) or 2 (bad input:
+a bad value, name or flag; nothing ran). :data:`EXIT_CODES` maps exception types to codes in one
+place; ``--debug`` shows the traceback as well. Ctrl-C prints one line and exits 130.
+
 Example:
     >>> args = build_parser().parse_args("--model fc --pruner snip --compression 1 --expid 11 --shuffle".split())
     >>> config_from_args(args).shuffle, config_from_args(args).expid
@@ -19,14 +24,26 @@ Example:
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import sys
+import traceback
 import warnings
 from collections.abc import Callable, Sequence
 
-from prunekit.run.config import EXPERIMENTS, ExperimentConfig
+from prunekit.run.config import ExperimentConfig
+from prunekit.run.data import DataDirNotFoundError, DatasetNotFoundError
+from prunekit.run.datasets import DataFileError
+from prunekit.run.flags import add_run_flags, given_fields
+from prunekit.run.io import UnsafePickleError
+from prunekit.run.parsing import OneLineParser
+from prunekit.run.plugins import ENV_VAR, PluginError, load_plugins
+from prunekit.run.records import EpochRow
+from prunekit.run.result import ResultSchemaError
+from prunekit.run.run_folder import RunExistsError
+from prunekit.run.training import TrainingDiverged
 
-__all__ = ["SUBCOMMANDS", "build_parser", "config_from_args", "main"]
+__all__ = ["EXIT_CODES", "SUBCOMMANDS", "build_parser", "config_from_args", "error_line", "exit_code", "main"]
 
 SUBCOMMANDS: dict[str, str] = {
     "sweep": "prunekit.run.sweep",
@@ -36,36 +53,91 @@ SUBCOMMANDS: dict[str, str] = {
 }
 """Subcommand → the module whose ``main(argv)`` runs it."""
 
-_DATASETS = ("mnist", "cifar10", "cifar100")
-_MODEL_CLASSES = ("default", "lottery")
-_OPTIMIZERS = ("adam", "sgd", "momentum", "rms")
-_PRUNERS = ("rand", "mag", "snip", "grasp", "synflow")
-_SWITCHES = (
-    ("--dense-classifier", "keep the classifier unpruned"),
-    ("--prune-bias", "prune biases too"),
-    ("--prune-batchnorm", "prune batch-norm weights and biases too"),
-    ("--prune-train-mode", "score the weights with the model in train mode"),
-    ("--reinitialize", "draw fresh weights after pruning (keeping the masks)"),
-    ("--shuffle", "permute each layer's mask after pruning (a layer-wise random control)"),
-    ("--invert", "keep the lowest scores instead of the highest"),
+INTERRUPTED = 130
+"""The exit code after Ctrl-C (128 + SIGINT), as shells give it."""
+
+EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
+    (DataDirNotFoundError, 2),  # a --data-dir the user named that does not exist: bad input
+    (DataFileError, 1),  # a data file that is truncated, malformed or out of range: the run failed
+    (UnsafePickleError, 1),
+    (DatasetNotFoundError, 1),
+    (ResultSchemaError, 1),  # a result.json this version cannot read
+    (TrainingDiverged, 1),
+    (RunExistsError, 2),  # the folder holds a finished run: --overwrite or another --expid
+    (PluginError, 2),
+    (ValueError, 2),  # bad input: config checks (ConfigError), paths (UnsafePathError), parameters, sweep settings
+    (OSError, 1),  # the result folder is a file, read-only, the disk is full, ...
 )
+"""Exception type → exit code, first match wins: 1 = the run failed, 2 = bad input (nothing ran).
+Anything else is a bug: one line asking for ``--debug`` and a report, exit 1."""
+
+_OS_HINTS = {
+    errno.ENOSPC: "no space left on the device: free some space, then run the same command again (what finished "
+                  "is kept)",
+    errno.EDQUOT: "disk quota exceeded: free some space, then run the same command again (what finished is kept)",
+    errno.EROFS: "a read-only file system: choose a writable --result-dir",
+    errno.EACCES: "permission denied: choose a folder you can write to (--result-dir)",
+    errno.EPERM: "operation not permitted: choose a folder you can write to (--result-dir)",
+    errno.ENOTDIR: "a file is in the way where a folder must go: choose another --result-dir or move the file",
+    errno.EEXIST: "a file is in the way where a folder must go: choose another --result-dir or move the file",
+}
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer; got {text!r}")
-    return value
+def exit_code(error: BaseException) -> int | None:
+    """The exit code of ``error`` from :data:`EXIT_CODES` (130 for Ctrl-C); None for an unexpected error (a bug).
+
+    Example:
+        >>> exit_code(ValueError("bad")), exit_code(OSError(28, "No space left on device")), exit_code(KeyError("x"))
+        (2, 1, None)
+    """
+    if isinstance(error, KeyboardInterrupt):
+        return INTERRUPTED
+    return next((code for kind, code in EXIT_CODES if isinstance(error, kind)), None)
+
+
+def error_line(error: BaseException) -> str:
+    """One line saying what failed, where, and what to do.
+
+    Example:
+        >>> error_line(OSError(28, "No space left on device", "/r/result.json")).split(": free")[0]
+        '/r/result.json: no space left on the device'
+    """
+    if isinstance(error, KeyboardInterrupt):
+        return "interrupted; run the same command again to resume"
+    if isinstance(error, OSError) and error.errno in _OS_HINTS and error.strerror:
+        where = error.filename if error.filename is not None else "?"
+        text = f"{where}: {_OS_HINTS[error.errno]}"
+    elif isinstance(error, OSError) and error.strerror and error.filename is not None:
+        text = f"{error.filename}: {error.strerror}"
+    else:
+        text = str(error) or type(error).__name__
+    if exit_code(error) is None:
+        text = (f"unexpected error {type(error).__name__}: {text} "
+                "(run again with --debug for the traceback, and report it)")
+    return " ".join(part.strip() for part in text.splitlines() if part.strip())
+
+
+def _kit_flags(parser: argparse.ArgumentParser) -> None:
+    kit = parser.add_argument_group("the kit")
+    kit.add_argument(
+        "--allow-fallback",
+        action="store_true",
+        help="if CIFAR-10 is missing, train on MNIST digits padded to 3x32x32, LABELLED AS A FALLBACK everywhere",
+    )
+    kit.add_argument("--overwrite", action="store_true", help="replace a finished run with the same expid")
+    kit.add_argument("--quiet", action="store_true", help="no progress bars")
+    kit.add_argument("--debug", action="store_true", help="show the traceback of an error (every subcommand)")
+    kit.add_argument("--plugin", action="append", default=[], metavar="MODULE",
+                     help=f"import MODULE first (e.g. one that registers a pruner); also ${ENV_VAR} (repeatable)")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The parser of a single-shot run, with the seed's flag names, defaults and meanings.
+    """The parser of a single-shot run: one flag per config field (from its metadata), plus the kit's own.
 
     Returns:
-        An ``argparse.ArgumentParser``.
+        An ``argparse.ArgumentParser``; run flags left out are absent from the namespace (the config's defaults apply).
     """
-    defaults = ExperimentConfig()
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="prunekit",
         description=(
             "Prune a network at initialization, train it, and report accuracy, test time and FLOPs. "
@@ -75,74 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="example: prunekit --model-class default --model fc --dataset mnist --experiment singleshot "
         "--pruner snip --compression 1 --expid 11 --post-epochs 30",
     )
-    data = parser.add_argument_group("data and model")
-    data.add_argument("--dataset", default=defaults.dataset, choices=_DATASETS, help="the dataset (default: mnist)")
-    data.add_argument("--model-class", default=defaults.model_class, choices=_MODEL_CLASSES, help="model family")
-    data.add_argument("--model", default=defaults.model, help="a model of the class, e.g. fc, conv, vgg16, resnet20")
-    data.add_argument("--data-dir", default=None, help="dataset folder (default: $PRUNEKIT_DATA or the kit's data/)")
-    data.add_argument(
-        "--allow-fallback",
-        action="store_true",
-        help="if CIFAR-10 is missing, train on MNIST digits padded to 3x32x32, LABELLED AS A FALLBACK everywhere",
-    )
-    train = parser.add_argument_group("training")
-    train.add_argument("--optimizer", default=defaults.optimizer, choices=_OPTIMIZERS)
-    train.add_argument("--train-batch-size", type=_positive_int, default=defaults.train_batch_size)
-    train.add_argument("--test-batch-size", type=_positive_int, default=defaults.test_batch_size)
-    train.add_argument("--pre-epochs", type=int, default=defaults.pre_epochs, help="training epochs before pruning")
-    train.add_argument("--post-epochs", type=int, default=defaults.post_epochs, help="training epochs after pruning")
-    train.add_argument("--lr", type=float, default=defaults.lr, help="learning rate")
-    train.add_argument("--lr-drops", type=int, nargs="*", default=[], help="epochs at which the rate is multiplied")
-    train.add_argument("--lr-drop-rate", type=float, default=defaults.lr_drop_rate, help="that factor")
-    train.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
-    train.add_argument("--train-limit", type=_positive_int, default=None, help="use only this many training images")
-    train.add_argument("--test-limit", type=_positive_int, default=None, help="use only this many test images")
-    train.add_argument("--timing-repeats", type=_positive_int, default=defaults.timing_repeats,
-                       help="timed passes over the test set (after one warm-up pass)")
-    pruning = parser.add_argument_group("pruning")
-    pruning.add_argument("--pruner", default=defaults.pruner, choices=_PRUNERS)
-    pruning.add_argument(
-        "--compression", type=float, default=defaults.compression,
-        help="compression exponent a: keep a density of 10^-a of the prunable weights",
-    )
-    pruning.add_argument(
-        "--prune-epochs", type=_positive_int, default=None,
-        help="pruning iterations (scoring rounds); default 100 for synflow, 1 for the others",
-    )
-    pruning.add_argument("--compression-schedule", default=defaults.compression_schedule,
-                         choices=("exponential", "linear"))
-    pruning.add_argument("--mask-scope", default=defaults.mask_scope, choices=("global", "local"))
-    pruning.add_argument("--prune-dataset-ratio", type=_positive_int, default=defaults.prune_dataset_ratio,
-                         help="pruning images per class")
-    pruning.add_argument("--prune-batch-size", type=_positive_int, default=defaults.prune_batch_size)
-    for flag, text in _SWITCHES:
-        pruning.add_argument(flag, action="store_true", help=text)
-    run = parser.add_argument_group("the run")
-    run.add_argument("--experiment", default=defaults.experiment, choices=EXPERIMENTS)
-    run.add_argument("--expid", default="", help="the run's folder name (default: derived from the settings)")
-    run.add_argument("--result-dir", default=defaults.result_dir, help="runs go to <result-dir>/<experiment>/<expid>")
-    run.add_argument("--seed", type=int, default=defaults.seed)
-    run.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:N or mps")
-    run.add_argument("--gpu", type=int, default=None, help="the seed's GPU index: same as --device cuda:N")
-    run.add_argument("--no-cuda", action="store_true", help="the seed's switch: same as --device cpu")
-    run.add_argument("--workers", type=int, default=None,
-                     help="accepted for the seed's commands; unused (batches are built on the device)")
-    run.add_argument("--overwrite", action="store_true", help="replace a finished run with the same expid")
-    run.add_argument("--verbose", action="store_true", help="print the per-epoch history at the end")
-    run.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_run_flags(parser)
+    _kit_flags(parser)
     return parser
-
-
-def _device(args: argparse.Namespace) -> str:
-    given = {"--device": args.device is not None, "--gpu": args.gpu is not None, "--no-cuda": args.no_cuda}
-    chosen = [name for name, present in given.items() if present]
-    if len(chosen) > 1:
-        raise ValueError(f"give only one of --device, --gpu and --no-cuda; got {', '.join(chosen)}")
-    if args.gpu is not None:
-        return f"cuda:{args.gpu}"
-    if args.no_cuda:
-        return "cpu"
-    return args.device or "auto"
 
 
 def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
@@ -157,76 +164,47 @@ def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
     Raises:
         ValueError: For conflicting device flags or a value the configuration rejects.
     """
-    return ExperimentConfig(
-        dataset=args.dataset,
-        model_class=args.model_class,
-        model=args.model,
-        dense_classifier=args.dense_classifier,
-        optimizer=args.optimizer,
-        train_batch_size=args.train_batch_size,
-        test_batch_size=args.test_batch_size,
-        pre_epochs=args.pre_epochs,
-        post_epochs=args.post_epochs,
-        lr=args.lr,
-        lr_drops=tuple(args.lr_drops),
-        lr_drop_rate=args.lr_drop_rate,
-        weight_decay=args.weight_decay,
-        pruner=args.pruner,
-        compression=args.compression,
-        prune_iterations=args.prune_epochs,
-        compression_schedule=args.compression_schedule,
-        mask_scope=args.mask_scope,
-        prune_dataset_ratio=args.prune_dataset_ratio,
-        prune_batch_size=args.prune_batch_size,
-        prune_bias=args.prune_bias,
-        prune_batchnorm=args.prune_batchnorm,
-        prune_train_mode=args.prune_train_mode,
-        reinitialize=args.reinitialize,
-        shuffle=args.shuffle,
-        invert=args.invert,
-        experiment=args.experiment,
-        expid=args.expid,
-        result_dir=args.result_dir,
-        data_dir=args.data_dir,
-        device=_device(args),
-        seed=args.seed,
-        train_limit=args.train_limit,
-        test_limit=args.test_limit,
-        timing_repeats=args.timing_repeats,
-        verbose=args.verbose,
-    )
+    return ExperimentConfig(**given_fields(args))
 
 
-def _history_lines(rows: Sequence[dict], phase: str) -> list[str]:
+def _plugins(argv: Sequence[str]) -> None:
+    """Imports the ``--plugin`` modules (and ``$PRUNEKIT_PLUGINS``) before the parser lists the pruners."""
+    early = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    early.add_argument("--plugin", action="append", default=[])
+    known, _ = early.parse_known_args(list(argv))
+    load_plugins(known.plugin)
+
+
+def _history_lines(rows: Sequence[EpochRow], phase: str) -> list[str]:
     lines = [f"{phase}-training history: epoch, train loss, test loss, top-1 %, top-5 %"]
     for row in rows:
-        loss = "-" if row["train_loss"] is None else f"{row['train_loss']:.4f}"
-        lines.append(f"  {row['epoch']:>4}  {loss:>8}  {row['test_loss']:.4f}  {row['top1']:6.2f}  {row['top5']:6.2f}")
+        loss = "-" if row.train_loss is None else f"{row.train_loss:.4f}"
+        lines.append(f"  {row.epoch:>4}  {loss:>8}  {row.test_loss:.4f}  {row.top1:6.2f}  {row.top5:6.2f}")
     return lines
 
 
 def _run(argv: Sequence[str]) -> int:
     from prunekit.run import experiment
 
+    _plugins(argv)
     parser = build_parser()
     args = parser.parse_args(list(argv))
-    if args.workers is not None:
+    if getattr(args, "workers", None) is not None:
         print("prunekit: --workers is not needed (batches are built on the device); ignoring it", file=sys.stderr)
     try:
-        config = config_from_args(args)
+        config = config_from_args(args).validate()  # everything checked before any data is read
     except ValueError as error:
         parser.error(str(error))
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # data and collapse warnings are printed by the kit in plain lines
-            result = experiment.run_singleshot(
-                config, progress=not args.quiet, overwrite=args.overwrite, allow_fallback=args.allow_fallback
-            )
-    except (experiment.RunExistsError, FileNotFoundError, ValueError) as error:
-        print(f"prunekit: {error}", file=sys.stderr)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # data and collapse warnings are printed by the kit in plain lines
+        result = experiment.run_singleshot(
+            config, progress=not args.quiet, overwrite=args.overwrite, allow_fallback=args.allow_fallback
+        )
+    if result.diverged:  # saved with status "diverged"; its numbers are not results
+        print(f"prunekit: {experiment.divergence_line(result)}", file=sys.stderr)
         return 1
-    if args.verbose:
-        print("\n".join(_history_lines(result["pre_history"], "pre") + _history_lines(result["post_history"], "post")))
+    if config.verbose:
+        print("\n".join(_history_lines(result.pre_history, "pre") + _history_lines(result.post_history, "post")))
     print("\n".join(experiment.summary_lines(result)))
     return 0
 
@@ -237,14 +215,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     Args:
         argv: Arguments without the program name; None = ``sys.argv[1:]``.
 
+    Every expected failure prints one line on stderr and returns its code (:data:`EXIT_CODES`);
+    ``--debug`` (anywhere on the line, for every subcommand) prints the traceback first.
+
     Returns:
-        The exit code: 0 on success, 1 when a run fails, 2 for bad arguments.
+        The exit code: 0 on success, 1 when a run failed (or diverged), 2 for bad input, 130 after Ctrl-C.
+
+    Raises:
+        SystemExit: For a bad flag or value found by the parser (one line, code 2), and ``--help``.
     """
     arguments = list(sys.argv[1:] if argv is None else argv)
-    if arguments and arguments[0] in SUBCOMMANDS:
-        handler: Callable[[list[str]], int] = importlib.import_module(SUBCOMMANDS[arguments[0]]).main
-        return int(handler(arguments[1:]) or 0)
-    return _run(arguments)
+    debug = "--debug" in arguments
+    arguments = [argument for argument in arguments if argument != "--debug"]
+    subcommand = arguments[0] if arguments and arguments[0] in SUBCOMMANDS else None
+    program = f"prunekit {subcommand}" if subcommand else "prunekit"
+    try:
+        if subcommand is not None:
+            handler: Callable[[list[str]], int] = importlib.import_module(SUBCOMMANDS[subcommand]).main
+            return int(handler(arguments[1:]) or 0)
+        return _run(arguments)
+    except (KeyboardInterrupt, Exception) as error:  # noqa: BLE001 - the one place errors become exit codes
+        if debug:
+            traceback.print_exc()
+        print(f"{program}: {error_line(error)}", file=sys.stderr, flush=True)
+        code = exit_code(error)
+        return 1 if code is None else code
 
 
 if __name__ == "__main__":

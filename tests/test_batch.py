@@ -52,3 +52,13 @@ def test_a_failing_notebook_is_reported_and_the_rest_run(tmp_path: Path, capsys:
     assert "value 40 interactive False" in printed
     failed = json.loads((tmp_path / "out" / "00_fails.ipynb").read_text())
     assert any(o["output_type"] == "error" for c in failed["cells"] for o in c.get("outputs", []))
+
+
+def test_main_reads_dot_notebooks_or_asks_for_the_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as stopped:
+        batch.main(["--out", str(tmp_path / "out")])
+    assert stopped.value.code == 2
+    assert "pass --notebooks" in capsys.readouterr().err

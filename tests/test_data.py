@@ -9,7 +9,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import importlib.util
-import os
 import pickle
 import re
 import struct
@@ -19,9 +18,10 @@ import numpy as np
 import pytest
 import torch
 
-from prunekit.run import data as pdata
+from prunekit.run import data as pdata, loader
 from prunekit.run.data import (
     DATASETS,
+    DataOrigin,
     DatasetNotFoundError,
     DeviceDataset,
     DeviceLoader,
@@ -154,7 +154,7 @@ def test_full_mnist_in_torchvision_layout(tmp_path: Path, compress: bool) -> Non
     assert train.targets.dtype == torch.int64
     assert np.array_equal(train.images[:, 0].numpy(), arrays["train-images-idx3-ubyte"])
     assert test.targets.tolist() == arrays["t10k-labels-idx1-ubyte"].tolist()
-    assert not train.is_fallback and not train.is_sample
+    assert train.origin is test.origin is DataOrigin.FULL and not train.is_fallback and not train.is_sample
     assert train.source.startswith("full MNIST train set (30 images)") and str(tmp_path) in train.source
 
 
@@ -171,7 +171,8 @@ def test_shipped_sample_is_used_loudly(tmp_path: Path, capsys: pytest.CaptureFix
         test = load_dataset("mnist", train=False, data_dir=tmp_path, download=False)
     assert (len(train), len(test)) == (10_000, 2_000)
     assert train.class_counts() == [1000] * 10 and test.class_counts() == [200] * 10
-    assert train.is_sample and train.is_fallback and "SHIPPED MNIST SAMPLE" in train.source
+    assert train.origin is test.origin is DataOrigin.SAMPLE and "SHIPPED MNIST SAMPLE" in train.source
+    assert train.is_sample and not train.is_fallback, "the shipped sample is real MNIST, not a stand-in"
     assert 30 < train.images.float().mean().item() < 40  # real digits: ~13 % ink, mean pixel ~33
 
 
@@ -215,28 +216,16 @@ def test_sample_files_match_the_sha256_in_the_readme() -> None:
         assert hashlib.sha256((sample_dir() / name).read_bytes()).hexdigest() == listed[name], name
 
 
-def _full_mnist_root() -> Path | None:
-    for candidate in (os.environ.get("PRUNEKIT_DATA_FULL"), REPO.parent / "shared" / "data"):
-        if candidate and (Path(candidate) / "MNIST" / "raw" / "t10k-images-idx3-ubyte").exists():
-            return Path(candidate)
-    return None
-
-
-def test_sample_is_the_documented_selection_of_real_mnist() -> None:
-    """With the full MNIST at hand (CI has ../shared/data), the sample is exactly the script's selection of it;
-    without it, the sample still has the script's per-class counts."""
+def test_sample_has_the_documented_counts_per_class() -> None:
+    """The sample is make_mnist_sample.py's class-balanced selection: its per-class counts, and (above)
+    the sha256 the README lists, which the script reproduces byte for byte from the full MNIST."""
     spec = importlib.util.spec_from_file_location("make_mnist_sample", REPO / "data" / "make_mnist_sample.py")
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
-    sample_images, sample_labels = pdata._read_mnist(sample_dir(), train=False)
-    root = _full_mnist_root()
-    if root is None:
-        assert torch.bincount(sample_labels, minlength=10).tolist() == [script.TEST_PER_CLASS] * 10
-        return
-    full = load_dataset("mnist", train=False, data_dir=root, download=False)
-    assert not full.is_fallback and len(full) == 10_000
-    keep = torch.from_numpy(script.balanced_indices(full.targets.numpy(), script.TEST_PER_CLASS))
-    assert torch.equal(sample_images, full.images[keep]) and torch.equal(sample_labels, full.targets[keep])
+    for train, per_class in ((True, script.TRAIN_PER_CLASS), (False, script.TEST_PER_CLASS)):
+        images, labels = pdata._read_mnist(sample_dir(), train=train)
+        assert torch.bincount(labels, minlength=10).tolist() == [per_class] * 10
+        assert images.shape[1:] == (1, 28, 28) and len(images) == 10 * per_class
 
 
 # --------------------------------------------------------------------------- CIFAR
@@ -252,7 +241,7 @@ def test_cifar10_pickles_decode_in_chw_order(tmp_path: Path) -> None:
     assert torch.equal(test.images, torch.from_numpy(cifar_pixels(4, offset=5 * 4 * 7)))
     assert train.targets.tolist()[:8] == [0, 1, 2, 3, 1, 2, 3, 4]
     assert test.targets.tolist() == [5, 6, 7, 8]
-    assert not train.is_fallback and train.spec == DATASETS["cifar10"] and "cifar-10-batches-py" in train.source
+    assert train.origin is DataOrigin.FULL and train.spec == DATASETS["cifar10"] and "cifar-10-batches-py" in train.source
 
 
 def test_missing_cifar10_explains_where_it_goes(tmp_path: Path) -> None:
@@ -272,7 +261,7 @@ def test_cifar_fallback_is_padded_mnist_and_labelled(tmp_path: Path, capsys: pyt
     assert "FALLBACK" in capsys.readouterr().err
     assert fake.images.shape == (20, 3, 32, 32) and fake.spec.input_shape == (3, 32, 32) and fake.spec.num_classes == 10
     assert fake.source.startswith("FALLBACK: MNIST digits padded to 3×32×32 stand in for CIFAR-10 (CIFAR-10 not found)")
-    assert fake.is_fallback and fake.name == "cifar10"
+    assert fake.origin is DataOrigin.FALLBACK and fake.is_fallback and not fake.is_sample and fake.name == "cifar10"
     assert fake.spec.mean == (0.1307,) * 3 and fake.spec.std == (0.3081,) * 3
     for channel in range(3):
         assert torch.equal(fake.images[:, channel, 2:30, 2:30], mnist.images[:, 0])
@@ -389,7 +378,7 @@ def _match_crop(output: torch.Tensor, original: torch.Tensor) -> list[tuple[int,
 def test_cifar_augmentation_is_a_zero_padded_shift_and_flip() -> None:
     data = random_cifar_like(64)
     generator = torch.Generator().manual_seed(0)
-    outputs = pdata._random_crop_flip(data.images, generator)
+    outputs = loader._random_crop_flip(data.images, generator)
     assert outputs.shape == data.images.shape and outputs.dtype == torch.uint8
     draws = []
     for output, original in zip(outputs, data.images, strict=True):
@@ -441,3 +430,16 @@ def test_prune_loader_takes_ratio_times_classes_without_augmentation() -> None:
     assert not torch.equal(prune_loader(data, 10, 32, seed=1).indices, prune_loader(data, 10, 32, seed=2).indices)
     with pytest.raises(ValueError, match="ratio"):
         prune_loader(data, ratio=0, batch_size=32, seed=1)
+
+
+def test_a_data_origin_is_one_of_three_values_with_its_caption() -> None:
+    assert [origin.value for origin in DataOrigin] == ["full", "sample", "fallback"]
+    assert DataOrigin("sample") is DataOrigin.SAMPLE and DataOrigin.FULL.caption == DataOrigin.FULL.tag == ""
+    assert DataOrigin.FALLBACK.tag == "FALLBACK: MNIST digits standing in for CIFAR-10 · "
+    assert DataOrigin.least_real(["full", "sample", "fallback"]) is DataOrigin.FALLBACK
+    assert DataOrigin.least_real([]) is DataOrigin.FULL
+    with pytest.raises(ValueError, match="'shipped' is not a valid DataOrigin; valid origins: full, sample, fallback"):
+        DataOrigin("shipped")
+    data = DeviceDataset("mnist", True, torch.zeros(1, 1, 28, 28, dtype=torch.uint8), torch.zeros(1),
+                         DATASETS["mnist"], "TEST-ONLY blank", "sample")
+    assert data.origin is DataOrigin.SAMPLE, "a value given as text becomes the enum"

@@ -12,12 +12,15 @@ import torch
 from prunekit.run import experiment, training
 from prunekit.run.config import ExperimentConfig
 from prunekit.run.data import DataWarning
+from prunekit.run.datasets import DataOrigin
+from prunekit.run.result import RunResult
 
 FC_WEIGHTS = 119_400
 
 
 def _config(tmp_path: Path, **changes) -> ExperimentConfig:
     """FC on the shipped MNIST sample, small enough to train in about a second."""
+    (tmp_path / "no-data-here").mkdir(exist_ok=True)  # a data folder without MNIST: the shipped sample is read
     base = ExperimentConfig(
         pruner="snip",
         compression=1.0,
@@ -33,29 +36,30 @@ def _config(tmp_path: Path, **changes) -> ExperimentConfig:
     return base.replace(**changes)
 
 
-def _run(config: ExperimentConfig, **options) -> dict:
+def _run(config: ExperimentConfig, **options) -> RunResult:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataWarning)
         return experiment.run_singleshot(config, progress=False, **options)
 
 
-def test_result_json_holds_every_key_and_consistent_counts(tmp_path: Path) -> None:
+def test_the_result_is_saved_with_consistent_counts(tmp_path: Path) -> None:
     config = _config(tmp_path)
     result = _run(config)
     folder = experiment.run_dir(config)
+    assert experiment.load_result(folder) == result
     saved = json.loads((folder / "result.json").read_text())
-    assert set(experiment.RESULT_KEYS) <= set(saved)
     assert saved["schema"] == experiment.SCHEMA and saved["status"] == "complete"
-    assert saved["config"] == config.to_dict()
-    assert saved["params"] == {"total": FC_WEIGHTS, "kept": 11_940, "ratio": pytest.approx(0.1)}
-    layer_flops = sum(row["flops_remaining"] for row in saved["layers"])
-    assert saved["flops"]["remaining"] == layer_flops < saved["flops"]["total"]
-    assert saved["flops"]["ratio"] == pytest.approx(layer_flops / saved["flops"]["total"])
-    assert saved["top1_accuracy"] == saved["post_history"][-1]["top1"] == result["top1_accuracy"]
-    assert [row["epoch"] for row in saved["post_history"]] == [0, 1]
-    assert saved["data"]["sample"] is True and saved["data"]["train_examples"] == 1024
-    assert saved["test_time"]["repeats"] == 2 and saved["test_time_s"] == saved["test_time"]["median_s"] > 0
-    assert saved["prune_iterations"] == 1 and saved["collapsed_layers"] == []
+    assert saved["config"] == config.to_dict() and result.config == config
+    assert (result.params.total, result.params.kept) == (FC_WEIGHTS, 11_940)
+    assert result.params.density == pytest.approx(0.1)
+    layer_flops = sum(row.flops_remaining for row in result.layers)
+    assert result.flops.remaining == layer_flops < result.flops.total
+    assert result.flops.ratio == pytest.approx(layer_flops / result.flops.total)
+    assert result.top1 == result.post_history[-1].top1 == saved["post_history"][-1]["top1"]
+    assert [row.epoch for row in result.post_history] == [0, 1]
+    assert result.origin is DataOrigin.SAMPLE and result.data.train_examples == 1024
+    assert result.timing.repeats == 2 and result.test_time_s == result.timing.median_s > 0
+    assert result.prune.rounds == 1 and result.collapsed_layers == ()
     assert sorted(path.name for path in folder.iterdir()) == ["model.pt", "result.json"]
 
 
@@ -72,11 +76,11 @@ def test_the_saved_model_loads_with_weights_only_and_keeps_its_masks(tmp_path: P
 def test_same_seed_same_masks_and_accuracies(tmp_path: Path) -> None:
     first = _run(_config(tmp_path, expid="a"))
     second = _run(_config(tmp_path, expid="b"))
-    assert first["post_history"][-1]["top1"] == second["post_history"][-1]["top1"]
+    assert first.top1 == second.top1
     masks = [torch.load(Path(tmp_path / "results/singleshot" / name / "model.pt"), weights_only=True) for name in "ab"]
     assert all(torch.equal(masks[0][key], masks[1][key]) for key in masks[0] if key.endswith("_mask"))
     other = _run(_config(tmp_path, expid="c", seed=2))
-    assert other["layers"] != first["layers"] or other["top1_accuracy"] != first["top1_accuracy"]
+    assert other.layers != first.layers or other.top1 != first.top1
 
 
 def test_a_finished_run_is_never_overwritten_silently(tmp_path: Path) -> None:
@@ -84,7 +88,7 @@ def test_a_finished_run_is_never_overwritten_silently(tmp_path: Path) -> None:
     _run(config)
     with pytest.raises(experiment.RunExistsError, match="already holds a finished run.*--overwrite"):
         _run(config)
-    assert _run(config, overwrite=True)["status"] == "complete"
+    assert _run(config, overwrite=True).status == "complete"
 
 
 def test_run_or_load_reuses_a_finished_identical_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -124,8 +128,8 @@ def test_a_crash_during_post_training_resumes_from_the_last_checkpoint(
     monkeypatch.setattr(training, "train_epoch", real_epoch)
     resumed = experiment.run_singleshot(config, progress=True)
     assert "resuming post training from epoch 1/3" in capsys.readouterr().out
-    assert [row["top1"] for row in resumed["post_history"]] == [row["top1"] for row in uninterrupted["post_history"]]
-    assert resumed["layers"] == uninterrupted["layers"]
+    assert [row.top1 for row in resumed.post_history] == [row.top1 for row in uninterrupted.post_history]
+    assert resumed.layers == uninterrupted.layers
     assert sorted(path.name for path in folder.iterdir()) == ["model.pt", "result.json"]
 
 
@@ -143,21 +147,21 @@ def test_an_unfinished_run_of_another_configuration_is_not_resumed(tmp_path: Pat
 
 
 def test_synflow_with_one_iteration_collapses_and_the_summary_says_so(tmp_path: Path) -> None:
-    deep = _config(tmp_path, pruner="synflow", compression=2.0, prune_iterations=1, post_epochs=0, expid="one")
+    deep = _config(tmp_path, pruner="synflow", compression=2.0, rounds=1, post_epochs=0, expid="one")
     result = _run(deep)
-    assert result["collapsed_layers"], "one-shot SynFlow at density 0.01 should empty a layer of the FC net"
+    assert result.collapsed_layers, "one-shot SynFlow at density 0.01 should empty a layer of the FC net"
     lines = experiment.summary_lines(result)
-    assert any(line.startswith("LAYER COLLAPSE: " + result["collapsed_layers"][0]) for line in lines)
+    assert any(line.startswith("LAYER COLLAPSE: " + result.collapsed_layers[0]) for line in lines)
     assert lines[0].startswith("SHIPPED MNIST SAMPLE")
-    iterated = _run(deep.replace(prune_iterations=None, expid="hundred"))
-    assert iterated["prune_iterations"] == 100 and iterated["collapsed_layers"] == []
+    iterated = _run(deep.replace(rounds=None, expid="hundred"))
+    assert iterated.prune.rounds == 100 and iterated.collapsed_layers == ()
 
 
 def test_load_result_rejects_another_schema(tmp_path: Path) -> None:
     folder = tmp_path / "old"
     folder.mkdir()
     (folder / "result.json").write_text(json.dumps({"schema": "synflow-pickle"}))
-    with pytest.raises(ValueError, match="synflow-pickle.*prunekit-result/1"):
+    with pytest.raises(ValueError, match="synflow-pickle.*prunekit-result/2"):
         experiment.load_result(folder)
     with pytest.raises(FileNotFoundError, match="no finished run"):
         experiment.load_result(tmp_path / "missing")
@@ -168,5 +172,6 @@ def test_missing_cifar_names_the_folder_unless_a_labelled_fallback_is_allowed(tm
     with pytest.raises(FileNotFoundError, match="cifar-10-batches-py"):
         _run(config)
     result = _run(config, allow_fallback=True)
-    assert result["data"]["fallback"] is True
+    assert result.origin is DataOrigin.FALLBACK and result.data.dataset == "cifar10"
     assert experiment.summary_lines(result)[0].startswith("FALLBACK DATA")
+    assert experiment.load_model(experiment.run_dir(config)).layers[0].in_features == 3 * 32 * 32

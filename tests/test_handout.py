@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -105,7 +106,7 @@ def test_a_student_notebook_runs_until_its_first_exercise(student: Path) -> None
     with pytest.raises(papermill.PapermillExecutionError) as stop:
         papermill.execute_notebook(
             str(source), str(student / "05.out.ipynb"), kernel_name="python3", cwd=str(source.parent),
-            parameters={"INTERACTIVE": False, "POST_EPOCHS": 1, "ITERATIONS": 5,
+            parameters={"INTERACTIVE": False, "POST_EPOCHS": 1, "ROUNDS": 5,
                         "RESULT_DIR": str(student / "results")}, progress_bar=False,
         )
     assert stop.value.ename == "NotImplementedError"
@@ -159,3 +160,48 @@ def test_broken_markers_are_reported() -> None:
     with pytest.raises(ValueError, match="without"):
         handout.strip_hidden_tests("x = 1\n### END HIDDEN TESTS\n")
     assert copy.copy(handout.strip_solutions("a\n")) == "a\n"
+
+
+def test_handout_reads_dot_notebooks_or_asks_for_the_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert handout.main(["--out", str(tmp_path / "out")]) == 2
+    error = capsys.readouterr().err
+    assert f"notebooks folder {tmp_path / 'notebooks'} not found" in error and "pass --notebooks" in error
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "notebooks" / "00_a.ipynb").write_text((NOTEBOOKS / "00_setup.ipynb").read_text())
+    assert handout.main(["--out", str(tmp_path / "out")]) == 0
+    assert (tmp_path / "out" / "notebooks" / "00_a.ipynb").is_file()
+
+
+def _clone_with_notebooks(root: Path) -> Path:
+    shutil.copytree(NOTEBOOKS, root / "notebooks", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    (root / "README.md").write_text("the instructor's README\n")
+    return root
+
+
+def _snapshot(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("where", ["repository", "notebooks", "inside-notebooks"])
+def test_the_handout_refuses_to_write_over_or_into_the_instructors_notebooks(tmp_path: Path, where: str) -> None:
+    clone = _clone_with_notebooks(tmp_path / "clone")
+    before = _snapshot(clone)
+    out = {"repository": clone, "notebooks": clone / "notebooks", "inside-notebooks": clone / "notebooks" / "s"}[where]
+    assert handout.main(["--notebooks", str(clone / "notebooks"), "--out", str(out), "--force"]) == 2
+    assert _snapshot(clone) == before
+    with pytest.raises(handout.HandoutFolderError, match="instructor's notebooks"):
+        handout.make_handout(clone / "notebooks", out, force=True)
+
+
+def test_the_handout_refuses_a_non_empty_folder_unless_forced(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "handout"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    assert handout.main(["--notebooks", str(NOTEBOOKS), "--out", str(out)]) == 2
+    assert "is not empty; pass --force" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+    assert handout.main(["--notebooks", str(NOTEBOOKS), "--out", str(out), "--force"]) == 0
+    assert (out / "notes.txt").read_text() == "mine" and (out / "README.md").exists()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 import pickle
 from pathlib import Path
 
@@ -10,7 +12,17 @@ import numpy as np
 import pytest
 import torch
 
-from prunekit.run.io import atomic_write, load_checkpoint, read_json, save_checkpoint, write_json
+from prunekit.run.io import (
+    UnsafePathError,
+    UnsafePickleError,
+    atomic_write,
+    contained_path,
+    load_checkpoint,
+    load_data_pickle,
+    read_json,
+    save_checkpoint,
+    write_json,
+)
 
 
 class NotAllowed:
@@ -87,3 +99,63 @@ def test_load_checkpoint_refuses_arbitrary_objects(tmp_path: Path) -> None:
 def test_load_checkpoint_missing_file(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="no checkpoint at"):
         load_checkpoint(tmp_path / "missing.pt")
+
+
+@pytest.mark.parametrize("name", ["../victim", "../../x", "/tmp/abs", "a/../../b", "", "~/x"])
+def test_contained_path_refuses_names_that_leave_the_parent(tmp_path: Path, name: str) -> None:
+    with pytest.raises(UnsafePathError, match="--expid"):
+        contained_path(tmp_path / "results", name, "--expid")
+
+
+def test_contained_path_refuses_a_link_out_of_the_parent(tmp_path: Path) -> None:
+    (tmp_path / "results").mkdir()
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "results" / "link").symlink_to(tmp_path / "outside")
+    with pytest.raises(UnsafePathError, match="outside"):
+        contained_path(tmp_path / "results", "link/run", "--expid")
+
+
+def test_contained_path_accepts_nested_plain_names(tmp_path: Path) -> None:
+    assert contained_path(tmp_path, "sweep/rand-c1-s1") == tmp_path / "sweep" / "rand-c1-s1"
+
+
+def test_written_files_respect_the_umask(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        write_json(tmp_path / "r.json", {"a": 1})
+        with atomic_write(tmp_path / "m.bin", "wb") as handle:
+            handle.write(b"x")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "r.json").stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "m.bin").stat().st_mode) == 0o644
+
+
+class _Payload:
+    """Unpickling this calls os.system: what a crafted data_batch_1 could do."""
+
+    def __reduce__(self) -> tuple:
+        return (os.system, ("touch PWNED",))
+
+
+def test_a_crafted_data_pickle_is_refused_and_not_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    crafted = tmp_path / "data_batch_1"
+    crafted.write_bytes(pickle.dumps({b"data": _Payload(), b"labels": [1]}, protocol=2))
+    with pytest.raises(UnsafePickleError, match=r"data_batch_1: refusing to load posix\.system"):
+        load_data_pickle(crafted)
+    assert not (tmp_path / "PWNED").exists()
+
+
+def test_a_real_format_cifar_batch_loads(tmp_path: Path) -> None:
+    batch = {b"data": np.arange(2 * 3072, dtype=np.uint8).reshape(2, 3072), b"labels": [3, 7], b"batch_label": b"x"}
+    (tmp_path / "data_batch_1").write_bytes(pickle.dumps(batch, protocol=2))
+    loaded = load_data_pickle(tmp_path / "data_batch_1")
+    assert loaded[b"labels"] == [3, 7] and np.array_equal(loaded[b"data"], batch[b"data"])
+
+
+def test_a_truncated_data_pickle_names_the_file(tmp_path: Path) -> None:
+    whole = pickle.dumps({b"data": np.zeros((2, 3072), dtype=np.uint8), b"labels": [3, 7]}, protocol=2)
+    (tmp_path / "data_batch_2").write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(pickle.UnpicklingError, match="data_batch_2 is not a readable data pickle"):
+        load_data_pickle(tmp_path / "data_batch_2")

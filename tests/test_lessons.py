@@ -404,8 +404,13 @@ def test_input_connections_maps_kept_weights_to_pixels_and_kernel_positions(fc):
     conv = prunekit.create_model("default", "conv", (3, 8, 8), 10)
     counts, kind = lessons.input_connections(conv)
     assert kind == "kernel position" and counts.tolist() == [[3 * 32] * 3] * 3
-    fig = plots_lessons.plot_input_connections(pruned, title="Mag")
+    fig = plots_lessons.plot_input_connections(*lessons.input_connections(pruned), title="Mag")
     assert fig.axes[0].get_title() == "Mag"
+    assert np.array_equal(fig.axes[0].images[0].get_array(), lessons.input_connections(pruned)[0])
+    with pytest.raises(ValueError, match="valid kinds: pixel, kernel position"):
+        plots_lessons.plot_input_connections(counts, "pixels")
+    with pytest.raises(ValueError, match="2-D map"):
+        plots_lessons.plot_input_connections(np.zeros(4))
     bad = torch.nn.Sequential(MaskedLinear(5, 2))
     bad.input_shape = (1, 2, 2)
     with pytest.raises(ValueError, match="does not match the input shape"):
@@ -421,3 +426,62 @@ def test_gradient_norms_are_relative_to_the_first_model(fc, fc_batches):
     assert table.relative.iloc[1] == pytest.approx(table.gradient_norm_sq.iloc[1] / table.gradient_norm_sq.iloc[0])
     with pytest.raises(ValueError, match="at least one"):
         lessons.gradient_norms({}, fc_batches)
+
+
+# --------------------------------------------------------------------------- seaborn figures, plotting without analysis
+
+
+def test_density_heatmap_shows_each_pruners_layer_density(fc, fc_batches):
+    torch.manual_seed(0)
+    copies = {name: lessons.prune_copy(fc, name, 2.0, fc_batches)[0] for name in ("rand", "mag", "synflow")}
+    table = lessons.kept_comparison(copies)
+    fig = plots_lessons.plot_density_heatmap(table, title="density")
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["rand", "mag", "synflow"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == lessons.layer_kept(fc).module.tolist()
+    cells = np.ma.filled(ax.collections[0].get_array().astype(float), np.nan).reshape(3, -1)
+    expected = table.pivot(index="label", columns="module", values="density").loc[list(copies)]
+    expected = expected[lessons.layer_kept(fc).module].to_numpy(copy=True)
+    expected[expected == 0] = np.nan
+    assert np.allclose(cells, expected, equal_nan=True)
+    collapsed = int((table.kept == 0).sum())
+    assert collapsed > 0, "mag at compression 2 empties the 784-input layer"
+    assert sum(t.get_text() == "collapsed" for t in ax.texts) == collapsed
+    with pytest.raises(ValueError, match="one row per"):
+        plots_lessons.plot_density_heatmap(pd.concat([table, table]))
+    with pytest.raises(ValueError, match="missing"):
+        plots_lessons.plot_density_heatmap(table.drop(columns="kept"))
+
+
+def test_over_seeds_draws_the_mean_and_a_one_sd_band_of_real_rand_runs():
+    frame = lessons.rand_collapse([1.0, 2.0], [1, 2, 3], input_shape=(1, 6, 6), num_classes=3)
+    fig = plots_lessons.plot_over_seeds(frame, "compression", "smallest_layer_kept")
+    ax = fig.axes[0]
+    grouped = frame.groupby("compression").smallest_layer_kept
+    assert ax.lines[0].get_xdata().tolist() == [1.0, 2.0]
+    assert np.allclose(ax.lines[0].get_ydata(), grouped.mean())
+    band = ax.collections[0].get_paths()[0].vertices[:, 1]
+    assert np.isclose(band.max(), (grouped.mean() + grouped.std()).max())
+    assert np.isclose(band.min(), (grouped.mean() - grouped.std()).min())
+    frame["model"] = np.where(frame.seed == 1, "a", "b")
+    fig = plots_lessons.plot_over_seeds(frame, "compression", "kept", hue="model")
+    assert len([line for line in fig.axes[0].lines if len(line.get_xdata()) == 2]) == 2
+    with pytest.raises(ValueError, match="missing \\['top1'\\]"):
+        plots_lessons.plot_over_seeds(frame, "compression", "top1")
+
+
+def test_layer_density_names_repeated_layers(fc):
+    rows = prunekit.layer_table(fc)
+    with pytest.raises(ValueError, match="one row per layer"):
+        plots_lessons.plot_layer_density(rows)
+
+
+def test_plotting_modules_do_no_analysis():
+    import ast
+    import inspect
+
+    for module in (plots_lessons, prunekit.report.shared_figures):
+        tree = ast.parse(inspect.getsource(module))
+        imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        assert not {m for m in imported if m and m.startswith("prunekit") and "shared_figures" not in m}, module

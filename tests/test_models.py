@@ -7,6 +7,7 @@ import torch
 
 from prunekit import create_model, masked_parameters
 from prunekit.core.models import MODELS
+from prunekit.core.models.base import INIT_SCHEMES, PrunableModel, check_shape, classifier
 
 
 def prunable_weights(model) -> int:
@@ -72,3 +73,82 @@ def test_bad_shapes_are_refused():
         create_model("default", "fc", (28, 28), 10)
     with pytest.raises(ValueError, match="num_classes"):
         create_model("default", "fc", (1, 28, 28), 0)
+
+
+# --------------------------------------------------------------------------- the model contract (core/models/base.py)
+
+_SHAPES = {"default": (1, 28, 28), "lottery": (3, 32, 32)}
+
+
+@pytest.mark.parametrize(
+    ("model_class", "name"), [(cls, name) for cls, models in MODELS.items() for name in sorted(models)]
+)
+def test_every_model_keeps_the_contract(model_class, name):
+    shape = _SHAPES[model_class]
+    net = create_model(model_class, name, shape, 7)
+    assert isinstance(net, PrunableModel)
+    assert net.input_shape == shape and net.num_classes == 7
+    assert net.init_scheme in INIT_SCHEMES
+    names = net.prunable_layer_names()
+    assert names == [p.module_name for p in masked_parameters(net)] and len(names) == len(set(names))
+    assert names[-1] == net.output_layer_name == "fc"
+    modules = dict(net.named_modules())
+    assert all(hasattr(modules[n], "weight_mask") for n in names)
+    assert modules["fc"].out_features == 7
+    assert net(torch.zeros(2, *shape)).shape == (2, 7)
+    dense = create_model(model_class, name, shape, 7, dense_classifier=True)
+    assert net.output_layer_name not in dense.prunable_layer_names()
+    assert dense.prunable_layer_names() == names[:-1]
+
+
+def test_initialization_schemes_are_shared_and_seeded():
+    assert create_model("default", "fc", (1, 28, 28), 10).init_scheme == "pytorch_default"
+    assert create_model("lottery", "vgg11", (3, 32, 32), 10).init_scheme == "kaiming_normal"
+    torch.manual_seed(1)
+    vgg = create_model("lottery", "vgg11-bn", (3, 32, 32), 10)
+    assert torch.count_nonzero(vgg.fc.bias) == 0
+    assert all(torch.equal(m.weight, torch.ones_like(m.weight)) for m in vgg.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    conv = vgg.layers[0].conv.weight
+    assert conv.std().item() == pytest.approx((2.0 / (3 * 9)) ** 0.5, rel=0.15), "Kaiming-normal: std √(2/fan_in)"
+    fc = create_model("default", "fc", (1, 28, 28), 10)
+    assert fc.layers[0].weight.abs().max().item() <= 1 / 784**0.5, "PyTorch default: U(-1/√fan_in, 1/√fan_in)"
+    torch.manual_seed(1)
+    again = create_model("lottery", "vgg11-bn", (3, 32, 32), 10)
+    assert torch.equal(again.layers[0].conv.weight, conv)
+
+
+def test_a_new_model_needs_only_the_contract():
+    class Tiny(PrunableModel):
+        init_scheme = "kaiming_normal"
+
+        def __init__(self, input_shape, num_classes, dense_classifier=False):
+            super().__init__(input_shape, num_classes)
+            self.fc = classifier(self.input_features, self.num_classes, dense_classifier)
+            self.initialize_weights()
+
+        def forward(self, x):
+            return self.fc(x.flatten(1))
+
+    net = Tiny((1, 2, 3), 4)
+    assert net.input_features == 6 and net.prunable_layer_names() == ["fc"]
+    assert Tiny((1, 2, 3), 4, dense_classifier=True).prunable_layer_names() == []
+
+    class Unfinished(PrunableModel):
+        pass
+
+    with pytest.raises(TypeError, match="abstract"):
+        Unfinished((1, 2, 2), 2)
+
+    class BadInit(Tiny):
+        init_scheme = "xavier"
+
+    with pytest.raises(ValueError, match="valid schemes: pytorch_default, kaiming_normal"):
+        BadInit((1, 2, 2), 2)
+
+
+def test_check_shape_names_the_bad_value():
+    assert check_shape((3, 32, 32), 10) == ((3, 32, 32), 10)
+    with pytest.raises(ValueError, match=r"got \(3, 0, 32\)"):
+        check_shape((3, 0, 32), 10)
+    with pytest.raises(ValueError, match="num_classes must be at least 1; got 0"):
+        check_shape((3, 32, 32), 0)

@@ -236,14 +236,82 @@ def test_checked_cells_are_deterministic_ones(notebook):
     )
 
 
-def test_exercise_answer_cells_are_labelled(notebook):
+EXERCISE_HEADING = re.compile(r"^### Exercise (\d+)(?: · \S.*)?$")
+EXERCISE_MARKER = re.compile(r"^# Exercise (\d+)( \(check\))?$")  # as prunekit.teach.handout reads it
+
+
+def _exercise_problems(cells: list[dict]) -> list[str]:
+    """What is wrong with the numbering of the ``## Exercises`` section's cells (empty when it is right).
+
+    Exercises are ``### Exercise N`` (or ``### Exercise N · Title``) headings numbered 1..N in order; every
+    code cell there starts with ``# Exercise K`` or ``# Exercise K (check)`` where K is the heading above it;
+    every exercise has an answer cell; no prompt is a numbered list item (renderers renumber those per cell).
+    """
+    problems: list[str] = []
+    numbers: list[int] = []
+    answered: set[int] = set()
+    for index, (cell, section) in enumerate(zip(cells, _section_of(cells))):
+        if section != "Exercises":
+            continue
+        text = _source(cell)
+        if cell["cell_type"] == "markdown":
+            for line in text.splitlines():
+                if line.startswith("### "):
+                    match = EXERCISE_HEADING.match(line)
+                    if not match:
+                        problems.append(
+                            f"cell {index}: exercise headings are '### Exercise N[ · Title]': {line!r}"
+                        )
+                    else:
+                        numbers.append(int(match.group(1)))
+                elif re.match(r"^\d+\.\s", line):
+                    problems.append(
+                        f"cell {index}: exercise prompts are '### Exercise N' headings, not list items: {line[:40]!r}"
+                    )
+            continue
+        first = text.splitlines()[0] if text else ""
+        match = EXERCISE_MARKER.match(first)
+        if not match:
+            problems.append(f"cell {index}: code cells under ## Exercises start with '# Exercise N': {first!r}")
+        elif not numbers or int(match.group(1)) != numbers[-1]:
+            problems.append(f"cell {index}: {first!r} sits under exercise {numbers[-1] if numbers else 'none'}")
+        elif not match.group(2):
+            answered.add(int(match.group(1)))
+    if numbers != list(range(1, len(numbers) + 1)):
+        problems.append(f"exercises must be numbered 1..N in order; found {numbers}")
+    if not numbers:
+        problems.append("the ## Exercises section has no '### Exercise 1'")
+    missing = sorted(set(numbers) - answered)
+    if missing:
+        problems.append(f"exercises without an answer cell ('# Exercise N'): {missing}")
+    return problems
+
+
+def test_exercises_are_numbered_one_to_n_in_order(notebook):
     _, nb = notebook
-    sections = _section_of(nb["cells"])
-    exercises = [c for c, s in zip(nb["cells"], sections) if s == "Exercises"]
-    assert any(c["cell_type"] == "markdown" and re.search(r"^\s*1\.", _source(c), re.M) for c in exercises), (
-        "number the exercises"
-    )
-    for cell in exercises:
-        if cell["cell_type"] == "code":
-            first = _source(cell).splitlines()[0] if _source(cell) else ""
-            assert re.fullmatch(r"# Exercise \d+.*", first), f"answer cells start with '# Exercise N': {first!r}"
+    problems = _exercise_problems(nb["cells"])
+    assert not problems, "\n".join(problems)
+
+
+def _cells(*items: tuple[str, str]) -> list[dict]:
+    return [{"cell_type": kind, "source": text} for kind, text in (("markdown", "## Exercises"), *items)]
+
+
+@pytest.mark.parametrize(
+    ("cells", "problem"),
+    [
+        (_cells(("markdown", "### Exercise 1"), ("code", "# Exercise 1"), ("markdown", "### Exercise 1"),
+                ("code", "# Exercise 1")), "numbered 1..N in order; found [1, 1]"),
+        (_cells(("markdown", "### Exercise 1"), ("code", "# Exercise 1"), ("markdown", "### Exercise 3"),
+                ("code", "# Exercise 3")), "found [1, 3]"),
+        (_cells(("markdown", "### Exercise 1"), ("code", "# Exercise 2")), "sits under exercise 1"),
+        (_cells(("markdown", "### Exercise 1"), ("code", "# Exercise 1 (check)")), "without an answer cell"),
+        (_cells(("markdown", "1. Do this."), ("code", "# Exercise 1")), "not list items"),
+        (_cells(("markdown", "### Exercise 1"), ("code", "print(1)")), "start with '# Exercise N'"),
+    ],
+)
+def test_the_numbering_check_catches_broken_numbering(cells, problem):
+    assert any(problem in line for line in _exercise_problems(cells)), _exercise_problems(cells)
+    good = _cells(("markdown", "### Exercise 1 · A"), ("code", "# Exercise 1"), ("code", "# Exercise 1 (check)"),
+                  ("markdown", "### Exercise 2"), ("code", "# Exercise 2"))
+    assert _exercise_problems(good) == []

@@ -83,7 +83,7 @@ def test_synflow_notebook_at_another_compression(tmp_path):
     parameters = {
         "INTERACTIVE": False,
         "COMPRESSION": 0.5,
-        "ITERATIONS": 10,
+        "ROUNDS": 10,
         "POST_EPOCHS": 1,
         "RESULT_DIR": str(tmp_path / "results"),
     }
@@ -95,7 +95,7 @@ def test_synflow_notebook_at_another_compression(tmp_path):
     assert f"1 iteration: kept {kept:,} of {FC_WEIGHTS:,}" in rounds
     derived = _text(_cell(nb, r"lessons\.lesson_setup\(config\)"))
     assert "compression 0.5: density 0.3162, 10 pruning round(s), 1 post-training epochs" in derived
-    runs = _text(_cell(nb, r"run_or_load\(config\.replace\(prune_iterations=1\)\)"))
+    runs = _text(_cell(nb, r"run_or_load\(config\.replace\(rounds=1\)\)"))
     assert "SynFlow, 10 rounds" in runs
     assert (tmp_path / "results").is_dir() and any((tmp_path / "results").rglob("result.json")), (
         "runs are saved under RESULT_DIR"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import math
 import warnings
 
@@ -25,7 +27,7 @@ def test_exact_kept_count(pruner, density, small_net, small_batches):
     total = sum(p.mask.numel() for p in masked_parameters(small_net))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", LayerCollapseWarning)
-        report = prune(small_net, pruner, density=density, data=small_batches, iterations=3 if pruner == "synflow" else None)
+        report = prune(small_net, pruner, density=density, data=small_batches, rounds=3 if pruner == "synflow" else None)
     assert report.kept == kept(small_net) == round(density * total)
     assert report.total == total
 
@@ -56,15 +58,36 @@ def test_ties_at_the_threshold_do_not_over_prune():
     assert masks[0].tolist() == [1, 1, 1, 0, 1, 0]
 
 
-def test_constant_scores_through_prune(small_net, monkeypatch):
-    from prunekit.core.scorers import registry
+def test_constant_scores_through_prune(small_net):
+    def const(model, params, data, loss_fn):
+        return [torch.ones_like(p.param) for p in params]
 
-    constant = registry.SCORERS["mag"].__class__(
-        "const", lambda model, params, data, loss: [torch.ones_like(p.param) for p in params], False, 1, "S = 1"
-    )
-    monkeypatch.setitem(registry.SCORERS, "const", constant)
-    report = prune(small_net, "const", density=0.25)
+    report = prune(small_net, const, density=0.25)  # a plain function prunes directly
     assert report.kept == kept(small_net) == round(0.25 * 676)
+    assert (report.pruner, report.rounds) == ("const", 1)
+
+
+def test_prune_takes_a_name_a_scorer_or_a_function(small_net, small_batches):
+    from prunekit.core.scorers import Scorer, get_scorer
+
+    by_name = prune(copy.deepcopy(small_net), "mag", density=0.3)
+    by_scorer = prune(copy.deepcopy(small_net), get_scorer("mag"), density=0.3)
+    by_function = prune(copy.deepcopy(small_net), Scorer("absolute", lambda m, ps, d, l: [p.param.abs() for p in ps]),
+                        density=0.3)
+    assert by_name.layer_density == by_scorer.layer_density == by_function.layer_density
+    with pytest.raises(TypeError, match="a registered name, a Scorer or a score function"):
+        prune(small_net, 3, density=0.3)
+
+
+def test_grasp_options_reach_the_score_function(small_net, small_batches):
+    from prunekit.core.scorers import get_scorer
+
+    hot = get_scorer("grasp").with_options(temperature=1.0)
+    one = prune(copy.deepcopy(small_net), hot, density=0.3, data=small_batches)
+    default = prune(copy.deepcopy(small_net), "grasp", density=0.3, data=small_batches)
+    assert one.layer_density != default.layer_density
+    with pytest.raises(ValueError, match="no option heat; valid options: temperature"):
+        get_scorer("grasp").with_options(heat=1.0)
 
 
 def test_select_topk_matches_a_full_sort_on_random_scores():
@@ -92,7 +115,7 @@ def test_pruned_weights_never_come_back(small_net):
 @pytest.mark.parametrize("pruner", list(SCORERS))
 def test_parameter_ids_unchanged(pruner, small_net, small_batches):
     ids = {name: id(param) for name, param in small_net.named_parameters()}
-    prune(small_net, pruner, density=0.2, data=small_batches, iterations=2)
+    prune(small_net, pruner, density=0.2, data=small_batches, rounds=2)
     assert ids == {name: id(param) for name, param in small_net.named_parameters()}
 
 
@@ -107,15 +130,15 @@ def test_masked_weights_are_zeroed_and_get_zero_gradient(small_net, small_batche
 
 @pytest.mark.parametrize("schedule", list(SCHEDULES))
 def test_iterative_schedule_reaches_the_target(schedule, small_net):
-    report = prune(small_net, "synflow", density=0.05, iterations=10, schedule=schedule)
-    assert report.iterations == 10 and report.kept == round(0.05 * 676)
+    report = prune(small_net, "synflow", density=0.05, rounds=10, schedule=schedule)
+    assert report.rounds == 10 and report.kept == round(0.05 * 676)
     assert SCHEDULES[schedule](0.05, 10, 10) == pytest.approx(0.05)
     assert SCHEDULES[schedule](0.05, 0, 10) == pytest.approx(1.0)
 
 
-def test_synflow_defaults_to_100_iterations(small_net):
-    assert prune(small_net, "synflow", density=0.5).iterations == 100
-    assert prune(small_net, "mag", density=0.5).iterations == 1
+def test_synflow_defaults_to_100_rounds(small_net):
+    assert prune(small_net, "synflow", density=0.5).rounds == 100
+    assert prune(small_net, "mag", density=0.5).rounds == 1
 
 
 def test_local_scope_keeps_the_density_in_every_layer(small_net):
@@ -200,7 +223,7 @@ def test_layer_collapse_is_detected_and_warned():
         ({"pruner": "mag", "density": 0.0}, r"density must be in \(0, 1\]; got 0.0"),
         ({"pruner": "mag", "compression": -1}, r"compression exponent must be a finite number >= 0 \(density = 10\*\*-compression\); got -1"),
         ({"pruner": "mag", "compression": 4}, "keeps less than one of 676"),
-        ({"pruner": "mag", "compression": 1, "iterations": 0}, "iterations must be a whole number >= 1; got 0"),
+        ({"pruner": "mag", "compression": 1, "rounds": 0}, "rounds must be a whole number >= 1; got 0"),
         ({"pruner": "snip", "compression": 1}, "needs data"),
         ({"pruner": "grasp", "compression": 1}, "needs data"),
         ({"pruner": "mag"}, "give exactly one of compression"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import warnings
 from pathlib import Path
 
@@ -11,7 +12,8 @@ import pytest
 
 from prunekit import report
 
-from prunekit.report import build, report_numbers
+from prunekit.report import report_numbers
+from prunekit.report.collect import _labels
 from prunekit.run.config import ExperimentConfig
 from prunekit.run.data import DataWarning
 from prunekit.run.experiment import run_singleshot
@@ -23,6 +25,7 @@ from prunekit.core.models import create_model
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Two pruners × two compressions of FC on the shipped sample, no training (pruning and evaluation only)."""
     folder = tmp_path_factory.mktemp("sweep")
+    (folder / "none").mkdir()  # a data folder without MNIST: the shipped sample is read
     base = ExperimentConfig(post_epochs=0, train_limit=256, test_limit=256, timing_repeats=1, device="cpu",
                             result_dir=str(folder), data_dir=str(folder / "none"))
     with warnings.catch_warnings():
@@ -30,14 +33,14 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
         for pruner in ("mag", "rand"):
             for compression in (0.5, 2.0):
                 run_singleshot(base.replace(pruner=pruner, compression=compression), progress=False)
-        run_singleshot(base.replace(pruner="synflow", compression=0.5, prune_iterations=1), progress=False)
+        run_singleshot(base.replace(pruner="synflow", compression=0.5, rounds=1), progress=False)
     return folder
 
 
 def test_collect_reads_one_row_per_run(runs: Path) -> None:
     frame = report.collect(runs)
-    assert len(frame) == 5 and set(frame.label) == {"mag", "rand", "synflow (1 iteration)"}
-    assert frame["sample"].all() and not frame["fallback"].any()
+    assert len(frame) == 5 and set(frame.label) == {"mag", "rand", "synflow (1 round)"}
+    assert set(frame.origin) == {"sample"}
     row = frame[(frame.pruner == "rand") & (frame.compression == 2.0)].iloc[0]
     assert row.params_kept == round(0.01 * 119_400) and row.density == pytest.approx(1194 / 119_400)
 
@@ -46,8 +49,8 @@ def test_compression_by_pruner_tables(runs: Path) -> None:
     frame = report.collect(runs)
     flops = report.table_flop_ratio(frame)
     assert list(flops.index) == [0.5, 2.0]
-    assert list(flops.columns) == ["rand", "mag", "synflow (1 iteration)"], "columns in the seed's pruner order"
-    assert pd.isna(flops.loc[2.0, "synflow (1 iteration)"])
+    assert list(flops.columns) == ["rand", "mag", "synflow (1 round)"], "columns in the seed's pruner order"
+    assert pd.isna(flops.loc[2.0, "synflow (1 round)"])
     for pruner in ("rand", "mag"):
         run = frame[(frame.pruner == pruner) & (frame.compression == 0.5)].iloc[0]
         assert flops.loc[0.5, pruner] == pytest.approx(run.flops_remaining / run.flops_total)
@@ -66,12 +69,12 @@ def test_per_layer_tables_use_the_runs_at_compression_half(runs: Path) -> None:
     dense = layer_table(create_model("default", "fc", (1, 28, 28), 10))
     weights = dense[dense.param == "weight"].set_index("module")
     assert flops["unpruned"].tolist() == weights.flops.tolist()
-    assert flops["synflow (1 iteration)"]["layers.0"] < flops["rand"]["layers.0"] < weights.flops["layers.0"]
+    assert flops["synflow (1 round)"]["layers.0"] < flops["rand"]["layers.0"] < weights.flops["layers.0"]
     assert (flops["mag"] == (weights.flops * density["mag"]).round()).all()
 
 
 def test_side_by_side_puts_the_seed_numbers_next_to_ours() -> None:
-    ours = pd.DataFrame({"mag": [80.0], "synflow (1 iteration)": [12.0]}, index=pd.Index([2.0], name="compression"))
+    ours = pd.DataFrame({"mag": [80.0], "synflow (1 round)": [12.0]}, index=pd.Index([2.0], name="compression"))
     table = report.side_by_side(ours, report_numbers.TABLE_1_2_1)
     assert table.loc[2.0].tolist() == [80.0, 42.61, 12.0, 10.0]
 
@@ -81,7 +84,7 @@ def test_write_report_writes_tables_figures_and_a_labelled_page(runs: Path, tmp_
     names = {path.name for path in (tmp_path / "out").iterdir()}
     assert {"report.html", "report.md", "table_1_2_3_flop_ratio_fc_mnist.csv", "table_2_2_layer_flops_fc_mnist.csv",
             "layer_density_fc_mnist.png", "layer_flops_fc_mnist.png", "weight_histograms_mag_fc_mnist.png",
-            "accuracy_vs_compression_fc_mnist.png", "weight_histograms_synflow_1_iteration_fc_mnist.png"} <= names
+            "accuracy_vs_compression_fc_mnist.png", "weight_histograms_synflow_1_round_fc_mnist.png"} <= names
     text = page.read_text()
     assert text.count("SHIPPED MNIST SAMPLE") >= 5, "every table caption and figure title says the data was the sample"
     assert "data:image/png;base64," in text
@@ -108,12 +111,12 @@ def test_labels_keep_different_settings_apart() -> None:
     frame = pd.DataFrame({
         "pruner": ["mag", "mag", "mag", "synflow", "snip"],
         "dataset": "mnist", "model": "fc",
-        "prune_iterations": [1, 1, 1, 1, 1],
+        "rounds": [1, 1, 1, 1, 1],
         "pre_epochs": [0, 20, 20, 0, 0],
         "post_epochs": [10, 10, 10, 5, 5],
     })
-    assert build._labels(frame).tolist() == ["mag (pre 0)", "mag (pre 20)", "mag (pre 20)", "synflow (1 iteration)",
-                                              "snip"]
+    assert _labels(frame).tolist() == ["mag (pre 0)", "mag (pre 20)", "mag (pre 20)",
+                                                       "synflow (1 round)", "snip"]
 
 
 def test_model_tables_match_the_seed_dense_column() -> None:
@@ -136,13 +139,13 @@ def test_per_layer_tables_use_one_compression_and_leave_missing_pruners_empty(ru
     assert report.layer_compression(frame, 3.0) == 2.0
     flops = report.table_layer_flops(frame, compression=2.0)
     assert flops.attrs["compression"] == 2.0
-    assert flops["synflow (1 iteration)"].isna().all(), "no synflow run at compression 2: a missing column, not 0.5's"
+    assert flops["synflow (1 round)"].isna().all(), "no synflow run at compression 2: a missing column, not 0.5's"
     run = frame[(frame.label == "rand") & (frame.compression == 2.0)].iloc[0]
     assert flops["rand"].sum() == pytest.approx(run.flops_remaining - (run.flops_total - flops["unpruned"].sum()))
     shown = report.for_display(flops)
-    assert set(shown["synflow (1 iteration)"]) == {"—"} and shown.loc["layers.0", "unpruned"] == "78,400"
+    assert set(shown["synflow (1 round)"]) == {"—"} and shown.loc["layers.0", "unpruned"] == "78,400"
     histograms = report.run_histograms(frame)
-    assert set(histograms) == {"rand", "mag", "synflow (1 iteration)"}
+    assert set(histograms) == {"rand", "mag", "synflow (1 round)"}
     assert histograms["rand"].groupby("module").frequency.sum().round(6).le(1).all()
 
 
@@ -155,27 +158,27 @@ def test_side_by_side_by_pruner_has_one_row_per_pruner() -> None:
     assert report.side_by_side(ours.iloc[:0], seed, by_pruner=True).shape == (2, 0)
 
 
-def test_report_labels_fallback_runs_apart_from_sample_runs(runs: Path, tmp_path: Path) -> None:
-    """A test fixture: one real run's result relabelled as a CIFAR-10 run on the MNIST stand-in."""
+def test_report_labels_fallback_runs_apart_from_sample_runs(runs: Path, fallback_run, tmp_path: Path) -> None:
+    """Two real runs on the shipped sample next to a real run on the CIFAR-10 stand-in (fc, allow_fallback)."""
     folder = tmp_path / "mixed"
     for source in sorted((runs / "singleshot").iterdir())[:2]:
-        (folder / "singleshot" / source.name).mkdir(parents=True)
-        result = json.loads((source / "result.json").read_text())
-        (folder / "singleshot" / source.name / "result.json").write_text(json.dumps(result))
-    stand_in = json.loads((source / "result.json").read_text())
-    stand_in["config"]["dataset"] = "cifar10"
-    stand_in["data"].update(fallback=True, sample=False)
-    (folder / "singleshot" / "stand-in").mkdir()
-    (folder / "singleshot" / "stand-in" / "result.json").write_text(json.dumps(stand_in))
+        shutil.copytree(source, folder / "singleshot" / source.name)
+    shutil.copytree(fallback_run.folder, folder / "singleshot" / fallback_run.folder.name)
     frame = report.collect(folder)
-    assert frame.fallback.sum() == 1
-    assert report.data_label(frame[frame.fallback]).startswith("FALLBACK")
-    assert not report.data_label(frame[~frame.fallback]).startswith("FALLBACK")
+    assert frame.origin.tolist().count("fallback") == 1 and frame.origin.tolist().count("sample") == 2
+    stand_in = frame[frame.origin == "fallback"]
+    assert stand_in.dataset.tolist() == ["cifar10"]
+    assert report.data_label(stand_in).startswith("FALLBACK")
+    assert not report.data_label(frame[frame.origin != "fallback"]).startswith("FALLBACK")
+    assert report.data_label(frame) == ("FALLBACK: MNIST digits standing in for CIFAR-10 · "
+                                        "SHIPPED MNIST SAMPLE (10,000/2,000 images) · ")
     page = report.write_report(folder, tmp_path / "out").read_text()
     assert "FALLBACK: MNIST digits standing in for CIFAR-10 · 1.2.3 FLOP ratio (remaining / dense), fc/cifar10" in page
     assert "FALLBACK" not in page.split("fc/mnist")[1].split("</h2>")[0], "the sample's tables are not called fallback"
     assert '<p class="warn">FALLBACK' in page
-    assert set(report.figures(frame)) >= {"layer_flops_fc_cifar10", "layer_flops_fc_mnist"}
+    drawn = report.figures(frame)
+    assert set(drawn) >= {"layer_flops_fc_cifar10", "layer_flops_fc_mnist", "layer_density_fc_cifar10"}
+    assert drawn["layer_density_fc_cifar10"].axes[0].get_title().startswith("FALLBACK: MNIST digits standing in")
 
 
 def test_collect_names_an_incompatible_schema(tmp_path: Path) -> None:
@@ -183,3 +186,17 @@ def test_collect_names_an_incompatible_schema(tmp_path: Path) -> None:
     (tmp_path / "run" / "result.json").write_text(json.dumps({"schema": "other-tool/7"}))
     with pytest.raises(ValueError, match="other-tool/7"):
         report.collect(tmp_path)
+
+
+def test_the_figures_draw_what_the_tables_hold(runs: Path) -> None:
+    frame = report.collect(runs)
+    drawn = report.figures(frame)
+    density = report.table_layer_density(frame)
+    bars = drawn["layer_density_fc_mnist"].axes[0].patches
+    assert [bar.get_height() for bar in bars] == pytest.approx(
+        [density.loc[module, label] for label in density.columns for module in density.index])
+    accuracy = report.table_accuracy(frame)
+    lines = drawn["accuracy_vs_compression_fc_mnist"].axes[0].lines
+    assert [line.get_label() for line in lines] == list(accuracy.columns)
+    for line, label in zip(lines, accuracy.columns):
+        assert list(line.get_ydata()) == accuracy[label].dropna().tolist()

@@ -26,8 +26,44 @@ def test_registry_lists_the_five_pruners_and_refuses_others():
         get_scorer("lottery")
 
 
-def test_default_iterations():
-    assert {name: s.default_iterations for name, s in SCORERS.items()} == {
+def test_every_scorer_carries_what_the_kit_needs():
+    labels = {name: s.label for name, s in SCORERS.items()}
+    assert labels == {"rand": "Rand", "mag": "Mag", "snip": "SNIP", "grasp": "GraSP", "synflow": "SynFlow"}
+    assert all(s.formula.startswith("S = ") and len(s.hint) > 40 for s in SCORERS.values())
+    assert dict(SCORERS["grasp"].options) == {"temperature": 200.0}
+    assert [name for name, s in SCORERS.items() if s.needs_data] == ["snip", "grasp"]
+
+
+def test_register_refuses_clashes_and_bad_scorers():
+    from prunekit.core.scorers import Scorer, pruner_names, register, unregister
+
+    fake = Scorer("snip", lambda model, params, data, loss_fn: [])
+    with pytest.raises(ValueError, match="'snip' is a built-in pruner"):
+        register(fake)
+    with pytest.raises(TypeError, match="register takes a Scorer"):
+        register(lambda model, params, data, loss_fn: [])
+    with pytest.raises(ValueError, match="lower-case letters, digits and _"):
+        Scorer("My Pruner", lambda model, params, data, loss_fn: [])
+    first = register(Scorer("twice", lambda model, params, data, loss_fn: []))
+    try:
+        assert register(first) is first  # the same scorer again: harmless
+        with pytest.raises(ValueError, match="already registered; pass replace=True"):
+            register(Scorer("twice", lambda model, params, data, loss_fn: []))
+        assert pruner_names()[-1] == "twice"
+    finally:
+        unregister("twice")
+    with pytest.raises(ValueError, match="cannot unregister 'mag'"):
+        unregister("mag")
+
+
+def test_exercise_hints_come_from_the_registry():
+    from prunekit.teach.exercises import HINTS
+
+    assert dict(HINTS) == {name: s.hint for name, s in SCORERS.items()}
+
+
+def test_default_rounds():
+    assert {name: s.default_rounds for name, s in SCORERS.items()} == {
         "rand": 1,
         "mag": 1,
         "snip": 1,

@@ -30,12 +30,13 @@ ROW_KEYS = {"epoch", "train_loss", "test_loss", "top1", "top5", "lr", "epoch_tim
 
 
 @pytest.fixture(scope="module")
-def sample() -> tuple:
+def sample(tmp_path_factory: pytest.TempPathFactory) -> tuple:
     """The shipped MNIST sample (always there, offline), loaded once for the module."""
+    empty = tmp_path_factory.mktemp("no-mnist-here")  # a data folder that exists but has no MNIST
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SampleDataWarning)
-        train = load_dataset("mnist", train=True, data_dir="/nonexistent-prunekit-test", download=False)
-        test = load_dataset("mnist", train=False, data_dir="/nonexistent-prunekit-test", download=False)
+        train = load_dataset("mnist", train=True, data_dir=empty, download=False)
+        test = load_dataset("mnist", train=False, data_dir=empty, download=False)
     return train, test
 
 

@@ -28,8 +28,8 @@ import torch
 from torch import nn
 
 from prunekit.core.layers import MaskedParameter, apply_masks_, masked_parameters
-from prunekit.core.scorers import get_scorer
-from prunekit.core.scorers.base import Batches
+from prunekit.core.scorers import resolve
+from prunekit.core.scorers.base import Batches, Scorer, ScoreFn
 
 __all__ = [
     "SCHEDULES",
@@ -218,7 +218,7 @@ class PruneReport:
         density: The target density.
         kept: Prunable weights (and biases, if pruned) kept.
         total: Prunable entries in all.
-        iterations: Scoring rounds used.
+        rounds: Scoring rounds used.
         schedule: How the density fell over the rounds.
         scope: ``global`` or ``local``.
         collapsed_layers: Modules left with no weights.
@@ -231,13 +231,18 @@ class PruneReport:
     density: float
     kept: int
     total: int
-    iterations: int
+    rounds: int
     schedule: str
     scope: str
     collapsed_layers: tuple[str, ...]
     score_time_s: float
     select_time_s: float
     layer_density: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def iterations(self) -> int:
+        """The former name of :attr:`rounds` (read-only, kept for older code)."""
+        return self.rounds
 
     @property
     def compression(self) -> float:
@@ -254,7 +259,7 @@ class PruneReport:
         text = (
             f"{self.pruner}: kept {self.kept:,} of {self.total:,} prunable weights "
             f"(density {self.achieved_density:.4g}, compression ratio {self.total / self.kept:.3g}) "
-            f"in {self.iterations} iteration(s), {self.score_time_s:.2f} s scoring + {self.select_time_s:.2f} s selecting"
+            f"in {self.rounds} iteration(s), {self.score_time_s:.2f} s scoring + {self.select_time_s:.2f} s selecting"
         )
         if self.collapsed_layers:
             text += f"; LAYER COLLAPSE in {', '.join(self.collapsed_layers)}"
@@ -279,13 +284,13 @@ def _warn_collapse(names: list[str], pruner: str, iterations: int) -> None:
 
 def prune(
     model: nn.Module,
-    pruner: str,
+    pruner: str | Scorer | ScoreFn,
     compression: float | None = None,
     data: Batches | None = None,
     *,
     density: float | None = None,
     scope: str = "global",
-    iterations: int | None = None,
+    rounds: int | None = None,
     schedule: str = "exponential",
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
     prune_bias: bool = False,
@@ -298,19 +303,21 @@ def prune(
 ) -> PruneReport:
     """Prunes ``model`` in place at a compression exponent (or density).
 
-    Each of ``iterations`` rounds scores the weights still alive and keeps the
+    Each of ``rounds`` rounds scores the weights still alive and keeps the
     top ones down to the round's density on the ``schedule``; the last round
     reaches exactly ``round(density * N)`` kept. Then the seed's options apply in
     its order (reinitialize, shuffle), and pruned entries are zeroed.
 
     Args:
         model: A model of prunekit's masked layers.
-        pruner: ``rand``, ``mag``, ``snip``, ``grasp`` or ``synflow``.
+        pruner: A registered name (``rand``, ``mag``, ``snip``, ``grasp``, ``synflow`` or one added with
+            :func:`prunekit.core.scorers.register`), a :class:`~prunekit.core.scorers.Scorer`, or a plain
+            function ``fn(model, params, data, loss_fn) -> one score tensor per parameter`` (one round by default).
         compression: Exponent ``a``; density = ``10 ** -a``.
         data: ``(inputs, targets)`` batches; required by ``snip`` and ``grasp``.
         density: The fraction to keep, instead of ``compression``.
         scope: ``global`` (one threshold for all layers) or ``local`` (each layer keeps the density).
-        iterations: Scoring rounds; ``None`` takes the pruner's default (100 for SynFlow, else 1).
+        rounds: Scoring rounds; ``None`` takes the pruner's default (100 for SynFlow, else 1).
         schedule: ``exponential`` or ``linear`` fall of the density over the rounds.
         loss_fn: Loss for data-driven scorers (cross-entropy by default).
         prune_bias: Prune biases too.
@@ -335,7 +342,7 @@ def prune(
         >>> prune(net, "rand", density=0.5, scope="local").kept
         59700
     """
-    scorer = get_scorer(pruner)
+    scorer = resolve(pruner)
     if (compression is None) == (density is None):
         raise ValueError("give exactly one of compression (the exponent a, density = 10**-a) and density")
     target = density_from_compression(compression) if density is None else density
@@ -343,9 +350,10 @@ def prune(
         raise ValueError(f"unknown scope {scope!r}; valid scopes: {', '.join(SCOPES)}")
     if schedule not in SCHEDULES:
         raise ValueError(f"unknown schedule {schedule!r}; valid schedules: {', '.join(SCHEDULES)}")
-    rounds = scorer.default_iterations if iterations is None else iterations
-    if not isinstance(rounds, int) or rounds < 1:
-        raise ValueError(f"iterations must be a whole number >= 1; got {iterations!r}")
+    given_rounds = rounds
+    rounds = scorer.default_rounds if given_rounds is None else given_rounds
+    if not isinstance(rounds, int) or isinstance(rounds, bool) or rounds < 1:
+        raise ValueError(f"rounds must be a whole number >= 1; got {given_rounds!r}")
     if scorer.needs_data and data is None:
         scorer(model, [], None)  # raises the scorer's own message
     params: list[MaskedParameter] = list(masked_parameters(model, bias=prune_bias, batchnorm=prune_batchnorm))
@@ -368,7 +376,7 @@ def prune(
     if progress:
         from tqdm.auto import tqdm
 
-        steps = tqdm(steps, desc=f"pruning ({pruner})", unit="round")
+        steps = tqdm(steps, desc=f"pruning ({scorer.name})", unit="round")
     try:
         for step in steps:
             round_density = SCHEDULES[schedule](target, step, rounds)
@@ -407,13 +415,13 @@ def prune(
                 flat.copy_(flat[torch.randperm(flat.numel(), device=flat.device)])
     apply_masks_(model)
     collapsed = collapsed_layers(model)
-    _warn_collapse(collapsed, pruner, rounds)
+    _warn_collapse(collapsed, scorer.name, rounds)
     return PruneReport(
-        pruner=pruner,
+        pruner=scorer.name,
         density=target,
         kept=int(sum(int(p.mask.sum()) for p in params)),
         total=total,
-        iterations=rounds,
+        rounds=rounds,
         schedule=schedule,
         scope=scope,
         collapsed_layers=tuple(collapsed),

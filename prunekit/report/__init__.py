@@ -1,13 +1,24 @@
-"""From saved runs to the report's tables and figures (see :mod:`prunekit.report.build`)."""
+"""From saved runs to the report's tables and figures.
 
-from prunekit.report.build import (
+- :mod:`prunekit.report.collect`: every ``result.json`` below a folder as one table (:func:`collect`);
+- :mod:`prunekit.report.tables`: the report's tables (:func:`table_accuracy`, :func:`table_layer_flops` …);
+- :mod:`prunekit.report.plots` and :mod:`prunekit.report.shared_figures`: the figures (the module is not called
+  ``figures``: that name is :func:`figures`, every figure of the report from its runs);
+- :mod:`prunekit.report.render`: Markdown, CSV, PNG and one HTML page (:func:`write_report`), ``prunekit report``;
+- :mod:`prunekit.report.report_numbers`: the report's own published numbers.
+
+Example:
+    >>> from prunekit import report
+    >>> report.collect("/nonexistent", allow_empty=True).empty
+    True
+"""
+
+from prunekit.report.collect import collect, data_label
+from prunekit.report.render import figures, main, to_markdown, write_report, written_summary
+from prunekit.report.tables import (
     PRUNER_ORDER,
-    collect,
-    data_label,
-    figures,
     for_display,
     layer_compression,
-    main,
     run_histograms,
     side_by_side,
     table_1_1,
@@ -19,9 +30,6 @@ from prunekit.report.build import (
     table_model_flops,
     table_test_time,
     table_test_time_spread,
-    to_markdown,
-    write_report,
-    written_summary,
 )
 
 __all__ = [

@@ -1,8 +1,9 @@
-"""The seed's own published numbers, for side-by-side comparison.
+"""The assignment report's own published numbers, for side-by-side comparison.
 
-Transcribed from the assignment report ``../shared/seed/000_60022f30a255ad86.txt``
-(one student's single runs of Synaptic-Flow on a shared GPU server). Keys are the
-kit's pruner names; compressions are compression exponents ``a`` (density 10^-a).
+Transcribed from the assignment report (one student's single runs of Synaptic-Flow's
+code on a shared GPU server, a single run per cell); this module is the kit's only copy of
+them. Keys are the kit's pruner names; compressions are compression exponents ``a``
+(density 10^-a).
 
 - :data:`TABLE_1_1`: section 1.1, top-1 test accuracy (%) at compression 1, per (dataset, model).
 - :data:`TABLE_1_2_1`: section 1.2.1, VGG16/CIFAR-10 top-1 accuracy (%) per compression.

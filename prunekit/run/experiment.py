@@ -1,10 +1,10 @@
 """The single-shot experiment: train, prune once, train again, evaluate, and save it all.
 
 This is Synaptic-Flow's ``Experiments/singleshot.py`` with its flaws removed. One
-run is one :class:`~prunekit.run.config.ExperimentConfig`; its folder is
-``<result_dir>/<experiment>/<expid>/`` and holds:
+run is one :class:`~prunekit.run.config.ExperimentConfig`; its folder
+(:func:`~prunekit.run.paths.run_dir`) is ``<result_dir>/<experiment>/<expid>/`` and holds:
 
-- ``result.json``: everything the seed's tables and figures need (see :data:`RESULT_KEYS`);
+- ``result.json``: the run's :class:`~prunekit.run.result.RunResult` (read it with :func:`load_result`);
 - ``model.pt``: the masked model's ``state_dict`` (load it with :func:`load_model`);
 - while the run is under way, ``config.json`` and checkpoints after every epoch
   (``checkpoint-pre.pt``, ``pruned.pt``, ``checkpoint-post.pt``), so the same command
@@ -22,13 +22,11 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
-import hashlib
-import json
 import platform
-import time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,21 +34,62 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from prunekit.run.config import ExperimentConfig
-from prunekit.run.data import DatasetNotFoundError, DataWarning, DeviceDataset, DeviceLoader, cifar_fallback, load_dataset, prune_loader
-from prunekit.run.device import select_device
-from prunekit.run.io import load_checkpoint, read_json, save_checkpoint, write_json
 from prunekit.core.metrics import flop_summary, layer_table, weight_histograms
 from prunekit.core.models import create_model
+from prunekit.core.connectivity import is_disconnected
 from prunekit.core.pruning import LayerCollapseWarning, collapsed_layers, prune
-from prunekit.run.training import fit, make_optimizer, make_scheduler, measure_inference_time, seed_everything
+from prunekit.run.checkpoints import load_checkpoint_or_discard
+from prunekit.run.config import ExperimentConfig
+from prunekit.run.data import (
+    DatasetNotFoundError,
+    DataWarning,
+    check_data_dir,
+    cifar_fallback,
+    dataset_spec,
+    load_dataset,
+)
+from prunekit.run.datasets import DataOrigin, DeviceDataset
+from prunekit.run.device import select_device
+from prunekit.run.io import save_checkpoint
+from prunekit.run.loader import DeviceLoader, prune_loader
+from prunekit.run.paths import CHECKPOINTS, MODEL_FILE, config_differences, config_hash, expid_of, run_dir
+from prunekit.run.resources import package_version
+from prunekit.run.result import (
+    COMPLETE,
+    DIVERGED,
+    RESULT_FILE,
+    SCHEMA,
+    DataInfo,
+    Divergence,
+    EpochRow,
+    FlopCount,
+    LayerRow,
+    ParamCount,
+    PruneInfo,
+    RunResult,
+    Timing,
+    Versions,
+    WeightHistograms,
+)
+from prunekit.run.run_folder import RunExistsError, claim, finish, start
+from prunekit.run.summary import divergence_line, summary_lines
+from prunekit.run.training import (
+    TrainingDiverged,
+    fit,
+    make_optimizer,
+    make_scheduler,
+    measure_inference_time,
+    seed_everything,
+)
 
 __all__ = [
     "CHECKPOINTS",
-    "RESULT_KEYS",
+    "RESULT_FILE",
     "SCHEMA",
     "RunExistsError",
+    "RunResult",
     "config_hash",
+    "divergence_line",
     "expid_of",
     "load_model",
     "load_result",
@@ -63,126 +102,15 @@ __all__ = [
     "summary_lines",
 ]
 
-SCHEMA = "prunekit-result/1"
-"""The ``schema`` of every ``result.json`` this version writes and reads."""
 
-RESULT_FILE = "result.json"
-MODEL_FILE = "model.pt"
-CONFIG_FILE = "config.json"
-CHECKPOINTS = ("checkpoint-pre.pt", "pruned.pt", "checkpoint-post.pt")
-"""The files of an unfinished run, deleted when it completes."""
+def _versions() -> Versions:
+    import torchvision  # noqa: PLC0415 - slow import, needed only here
 
-RESULT_KEYS = (
-    "schema",
-    "prunekit_version",
-    "status",
-    "config",
-    "expid",
-    "data",
-    "pre_history",
-    "post_history",
-    "top1_accuracy",
-    "top5_accuracy",
-    "pre_prune_top1",
-    "test_time_s",
-    "test_time",
-    "params",
-    "flops",
-    "layers",
-    "collapsed_layers",
-    "prune_iterations",
-    "prune",
-    "prune_time_s",
-    "train_time_s",
-    "device",
-    "versions",
-    "started_at",
-    "finished_at",
-    "histograms",
-)
-"""The keys of ``result.json``."""
-
-# Fields that name or place a run, or only change what is printed: not part of what is computed.
-_NOT_HASHED = ("expid", "result_dir", "verbose", "device")
-
-
-class RunExistsError(FileExistsError):
-    """A run folder already holds a finished run (or an unfinished run of another configuration)."""
-
-
-def config_hash(config: ExperimentConfig) -> str:
-    """Eight hex digits that identify what a configuration computes.
-
-    Fields that only name, place or print a run (``expid``, ``result_dir``,
-    ``verbose``, ``device``) are left out.
-
-    Args:
-        config: The run.
-
-    Returns:
-        A short SHA-1 digest.
-
-    Example:
-        >>> a = ExperimentConfig(pruner="snip", compression=1.0)
-        >>> config_hash(a) == config_hash(a.replace(expid="11")), config_hash(a) == config_hash(a.replace(seed=2))
-        (True, False)
-    """
-    fields = {key: value for key, value in config.to_dict().items() if key not in _NOT_HASHED}
-    return hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:8]
-
-
-def expid_of(config: ExperimentConfig) -> str:
-    """The run's folder name: ``config.expid``, or one derived from the configuration when it is empty.
-
-    Example:
-        >>> expid_of(ExperimentConfig(expid="11"))
-        '11'
-        >>> expid_of(ExperimentConfig(pruner="snip", compression=1.0)).startswith("snip-c1-")
-        True
-    """
-    if config.expid:
-        return config.expid
-    return f"{config.pruner}-c{config.compression:g}-{config_hash(config)}"
-
-
-def run_dir(config: ExperimentConfig) -> Path:
-    """``<result_dir>/<experiment>/<expid>``, the folder of a run.
-
-    Example:
-        >>> run_dir(ExperimentConfig(expid="11", result_dir="results")).as_posix()
-        'results/singleshot/11'
-    """
-    return Path(config.result_dir) / config.experiment / expid_of(config)
-
-
-def _versions() -> dict[str, str]:
-    import torchvision
-
-    from prunekit import __version__
-
-    return {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "torchvision": torchvision.__version__,
-        "prunekit": __version__,
-    }
+    return Versions(platform.python_version(), torch.__version__, torchvision.__version__, package_version())
 
 
 def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-
-
-def _computed(config: ExperimentConfig) -> dict[str, Any]:
-    return {key: value for key, value in config.to_dict().items() if key not in _NOT_HASHED}
-
-
-def _differences(saved: Mapping[str, Any], config: ExperimentConfig) -> list[str]:
-    wanted = _computed(config)
-    return [
-        f"{key}: saved {saved.get(key)!r}, now {value!r}"
-        for key, value in wanted.items()
-        if json.dumps(saved.get(key)) != json.dumps(value)
-    ]
 
 
 def load_splits(
@@ -216,7 +144,7 @@ def seeded_model(config: ExperimentConfig, data: DeviceDataset, device: torch.de
     """The run's unpruned model, initialized right after ``torch.manual_seed(config.seed)``.
 
     Example:
-        >>> from prunekit.run.data import DATASETS
+        >>> from prunekit.run.data import DATASETS, DeviceDataset
         >>> spec = DATASETS["mnist"]
         >>> blank = DeviceDataset("mnist", True, torch.zeros(1, 1, 28, 28, dtype=torch.uint8), torch.zeros(1), spec, "-")
         >>> a, b = (seeded_model(ExperimentConfig(), blank, torch.device("cpu")) for _ in range(2))
@@ -234,42 +162,43 @@ def seeded_model(config: ExperimentConfig, data: DeviceDataset, device: torch.de
     )
 
 
-def _prepare_folder(config: ExperimentConfig, overwrite: bool) -> Path:
-    folder = run_dir(config)
-    if (folder / RESULT_FILE).is_file():
-        if not overwrite:
-            raise RunExistsError(
-                f"{folder} already holds a finished run; pass --overwrite (overwrite=True) to replace it, "
-                "or choose another --expid"
-            )
-        _clear(folder)
-    saved_path = folder / CONFIG_FILE
-    if saved_path.is_file():
-        saved = read_json(saved_path)
-        changed = _differences(saved, config)
-        if changed and not overwrite:
-            raise RunExistsError(
-                f"{folder} holds an unfinished run of another configuration ({'; '.join(changed)}); "
-                "pass --overwrite to start it again, or choose another --expid"
-            )
-        if changed:
-            _clear(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    write_json(saved_path, _computed(config))
-    return folder
+def _layer_rows(table: Any) -> tuple[LayerRow, ...]:
+    return tuple(
+        LayerRow(
+            module=row.module, layer_type=row.type, param=row.param, shape=tuple(int(n) for n in row.shape),
+            size=int(row.size), kept=int(row.kept), density=float(row.density), flops=int(row.flops),
+            flops_remaining=int(row.flops_remaining), prunable=bool(row.prunable),
+        )
+        for row in table.itertuples(index=False)
+    )
 
 
-def _clear(folder: Path) -> None:
-    for name in (RESULT_FILE, MODEL_FILE, CONFIG_FILE, *CHECKPOINTS):
-        (folder / name).unlink(missing_ok=True)
+def _epochs(rows: Sequence[dict[str, Any]]) -> tuple[EpochRow, ...]:
+    return tuple(EpochRow(**{key: row[key] for key in EpochRow.__dataclass_fields__}) for row in rows)
 
 
-def _layers_json(table: Any) -> list[dict[str, Any]]:
-    rows = []
-    for row in table.to_dict(orient="records"):
-        row["shape"] = list(row["shape"])
-        rows.append({key: value.item() if hasattr(value, "item") else value for key, value in row.items()})
-    return rows
+def _prune(model: nn.Module, config: ExperimentConfig, prune_data: DeviceLoader, progress: bool) -> PruneInfo:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LayerCollapseWarning)  # reported in the result and every summary
+        report = prune(
+            model, config.pruner, config.compression, prune_data, scope=config.scope, rounds=config.rounds,
+            schedule=config.schedule, prune_bias=config.prune_bias, prune_batchnorm=config.prune_batchnorm,
+            train_mode=config.prune_train_mode, reinitialize=config.reinitialize, shuffle=config.shuffle,
+            invert=config.invert, progress=progress,
+        )
+    if progress:
+        print(report.summary(), flush=True)
+    return PruneInfo(
+        rounds=report.rounds, schedule=report.schedule, scope=report.scope, density=report.density,
+        kept=report.kept, total=report.total, score_time_s=report.score_time_s, select_time_s=report.select_time_s,
+    )
+
+
+def _finite_weights(model: nn.Module) -> bool:
+    return all(bool(torch.isfinite(param).all()) for param in model.parameters())
+
+
+_PRUNED_KEYS = ("model", "optimizer", "scheduler", "pre_history", "prune", "torch_rng", "train_loader")
 
 
 def run_singleshot(
@@ -278,36 +207,50 @@ def run_singleshot(
     progress: bool = True,
     overwrite: bool = False,
     allow_fallback: bool = False,
-) -> dict[str, Any]:
+) -> RunResult:
     """Runs one single-shot experiment: ``pre_epochs`` of training, pruning, ``post_epochs`` of training.
 
     Like the seed, one optimizer and one learning-rate schedule serve both
     training phases. After every epoch, and after pruning, a checkpoint is written;
     started again with the same configuration, the run resumes from the last one
-    and ends with the result an uninterrupted run would have had.
+    and ends with the result an uninterrupted run would have had. A corrupt checkpoint
+    is removed with a warning naming it, and the run goes on from the state before it.
+
+    Training that reaches a non-finite loss or weight stops there: the result is then saved
+    with status ``"diverged"`` (its :class:`~prunekit.run.result.Divergence` says where;
+    the accuracies are those measured), and :func:`divergence_line` describes it.
+
+    Nothing is written before training starts, and a finished run is replaced only once the
+    new one has finished (:mod:`prunekit.run.run_folder`).
 
     Args:
         config: The run.
         progress: Show progress bars and phase lines.
-        overwrite: Replace a finished run (or an unfinished run of another configuration) in the run's folder.
-        allow_fallback: When CIFAR-10 is missing, train on MNIST digits padded to 3×32×32 instead,
-            labelled as a FALLBACK in the result (``data.fallback``) and in every summary.
+        overwrite: Start afresh, and replace a finished run in the run's folder once this one has finished.
+        allow_fallback: When CIFAR-10 is missing, train on MNIST digits padded to 3×32×32 instead;
+            the result's ``data.origin`` is then :attr:`DataOrigin.FALLBACK`, and every summary says so.
 
     Returns:
-        The result dict, also written to ``<run dir>/result.json`` (keys: :data:`RESULT_KEYS`).
+        The :class:`RunResult`, also written to ``<run dir>/result.json``.
 
     Raises:
         RunExistsError: If the run's folder holds a finished run and ``overwrite`` is False.
-        DatasetNotFoundError: If the data is missing (the message says where it goes and how to get it).
-        ValueError: For an unknown model, pruner, optimizer or device.
+        prunekit.run.io.UnsafePathError: A ``ValueError``, if the expid would leave the result folder.
+        DatasetNotFoundError: If the data is missing (the message says where it goes and how to get it),
+            or the named ``data_dir`` does not exist (:class:`~prunekit.run.data.DataDirNotFoundError`).
+        ValueError: If the device is not available here, or a data file is damaged
+            (:class:`~prunekit.run.datasets.DataFileError`).
 
     Example:
         >>> result = run_singleshot(ExperimentConfig(post_epochs=1, compression=1, result_dir="/tmp/pk"))  # doctest: +SKIP
-        >>> result["params"]["kept"]  # doctest: +SKIP
+        >>> result.params.kept  # doctest: +SKIP
         11940
     """
+    config.validate()
+    check_data_dir(config.data_dir)
+    folder = run_dir(config)
+    claim(folder, config, overwrite)  # before any work; writes nothing but may drop a stale unfinished state
     started_at = _now()
-    folder = _prepare_folder(config, overwrite)
     device = select_device(config.device)
 
     def say(text: str) -> None:
@@ -325,148 +268,114 @@ def run_singleshot(
     prune_data = prune_loader(train, config.prune_dataset_ratio, config.prune_batch_size, config.seed)
     optimizer = make_optimizer(config.optimizer, model.parameters(), config.lr, config.weight_decay)
     scheduler = make_scheduler(optimizer, config.lr_drops, config.lr_drop_rate)
+    start(folder, config)  # from here on the folder holds this run under way
 
-    def train_phase(phase: str, epochs: int, checkpoint: str) -> list[dict[str, Any]]:
+    def train_phase(phase: str, epochs: int, checkpoint: str) -> tuple[list[dict[str, Any]], Divergence | None]:
         say(f"{phase}-training: {epochs} epoch(s)")
-        return fit(model, train_loader, test_loader, optimizer, scheduler, epochs,
-                   checkpoint_path=folder / checkpoint, phase=phase, progress=progress)
+        try:
+            return fit(model, train_loader, test_loader, optimizer, scheduler, epochs,
+                       checkpoint_path=folder / checkpoint, phase=phase, progress=progress), None
+        except TrainingDiverged as stop:
+            say(f"{phase}-training diverged in epoch {stop.epoch} ({stop.reason}); stopping")
+            return stop.history, Divergence(phase, stop.epoch, stop.reason)
 
     pruned_path = folder / "pruned.pt"
-    train_start = time.perf_counter()
-    if pruned_path.is_file():
-        state = load_checkpoint(pruned_path, map_location=device)
+    state = load_checkpoint_or_discard(pruned_path, _PRUNED_KEYS, "starting the run from its beginning", device)
+    post_history: list[dict[str, Any]] = []
+    if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        pre_history, prune_info = list(state["pre_history"]), dict(state["prune"])
+        pre_history, prune_info, diverged = list(state["pre_history"]), PruneInfo(**state["prune"]), None
         torch.set_rng_state(state["torch_rng"])
         train_loader.load_state_dict(state["train_loader"])
         say(f"resuming after pruning ({pruned_path})")
-        pre_seconds = float(state["pre_seconds"])
     else:
-        pre_history = train_phase("pre", config.pre_epochs, CHECKPOINTS[0])
-        pre_seconds = time.perf_counter() - train_start
-        say(f"pruning with {config.pruner} to density {config.density:.4g} (compression exponent {config.compression:g})")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", LayerCollapseWarning)  # reported below and in every summary
-            report = prune(
-                model,
-                config.pruner,
-                config.compression,
-                prune_data,
-                scope=config.mask_scope,
-                iterations=config.prune_iterations,
-                schedule=config.compression_schedule,
-                prune_bias=config.prune_bias,
-                prune_batchnorm=config.prune_batchnorm,
-                train_mode=config.prune_train_mode,
-                reinitialize=config.reinitialize,
-                shuffle=config.shuffle,
-                invert=config.invert,
-                progress=progress,
-            )
-        prune_info = {
-            "score_time_s": report.score_time_s,
-            "select_time_s": report.select_time_s,
-            "time_s": report.score_time_s + report.select_time_s,
-            "density": report.density,
-            "kept": report.kept,
-            "total": report.total,
-            "iterations": report.iterations,
-            "schedule": report.schedule,
-            "scope": report.scope,
-        }
-        say(report.summary())
-        save_checkpoint(
-            pruned_path,
-            {
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "pre_history": pre_history,
-                "prune": prune_info,
-                "pre_seconds": pre_seconds,
-                "torch_rng": torch.get_rng_state(),
-                "train_loader": train_loader.state_dict(),
-            },
-        )
-        (folder / CHECKPOINTS[0]).unlink(missing_ok=True)
-    post_start = time.perf_counter()
-    post_history = train_phase("post", config.post_epochs, CHECKPOINTS[2])
-    post_seconds = time.perf_counter() - post_start
+        pre_history, diverged = train_phase("pre", config.pre_epochs, CHECKPOINTS[0])
+        if diverged is None:
+            say(f"pruning with {config.pruner} to density {config.density:.4g} "
+                f"(compression exponent {config.compression:g})")
+            prune_info = _prune(model, config, prune_data, progress)
+            save_checkpoint(pruned_path, {
+                "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                "pre_history": pre_history, "prune": dataclasses.asdict(prune_info),
+                "torch_rng": torch.get_rng_state(), "train_loader": train_loader.state_dict(),
+            })
+            (folder / CHECKPOINTS[0]).unlink(missing_ok=True)
+        else:  # a diverged model is not pruned: its scores would not be finite
+            total = int(flop_summary(layer_table(model, train.spec.input_shape))["params"])
+            prune_info = PruneInfo(rounds=0, schedule=config.schedule, scope=config.scope, density=1.0,
+                                   kept=total, total=total, score_time_s=0.0, select_time_s=0.0)
+    if diverged is None:
+        post_history, diverged = train_phase("post", config.post_epochs, CHECKPOINTS[2])
     say(f"timing inference over the test set ({config.timing_repeats} passes after a warm-up)")
     timing = measure_inference_time(model, test_loader, repeats=config.timing_repeats)
 
     table = layer_table(model, train.spec.input_shape)
     totals = flop_summary(table)
-    histograms = weight_histograms(model, bins=50)
-    result: dict[str, Any] = {
-        "schema": SCHEMA,
-        "prunekit_version": _versions()["prunekit"],
-        "status": "complete",
-        "config": config.to_dict(),
-        "expid": expid_of(config),
-        "data": {
-            "dataset": config.dataset,
-            "train_source": train.source,
-            "test_source": test.source,
-            "fallback": train.source.startswith("FALLBACK"),
-            "sample": bool(train.is_sample) and not train.source.startswith("FALLBACK"),
-            "train_examples": train_loader.num_examples,
-            "test_examples": test_loader.num_examples,
-        },
-        "pre_history": pre_history,
-        "post_history": post_history,
-        "top1_accuracy": post_history[-1]["top1"],
-        "top5_accuracy": post_history[-1]["top5"],
-        "pre_prune_top1": pre_history[-1]["top1"],
-        "test_time_s": timing["median_s"],
-        "test_time": timing,
-        "params": {"total": totals["params"], "kept": totals["kept"], "ratio": totals["density"]},
-        "flops": {"total": totals["flops"], "remaining": totals["flops_remaining"], "ratio": totals["flop_ratio"]},
-        "layers": _layers_json(table),
-        "collapsed_layers": collapsed_layers(model),
-        "prune_iterations": prune_info["iterations"],
-        "prune": prune_info,
-        "prune_time_s": prune_info["time_s"],
-        "train_time_s": pre_seconds + post_seconds,
-        "device": str(device),
-        "versions": _versions(),
-        "started_at": started_at,
-        "finished_at": _now(),
-        "histograms": histograms.to_dict(orient="list"),
-    }
-    save_checkpoint(folder / MODEL_FILE, model.state_dict())
-    write_json(folder / RESULT_FILE, result)
-    for name in (CONFIG_FILE, *CHECKPOINTS):
-        (folder / name).unlink(missing_ok=True)
-    say(f"saved {folder / RESULT_FILE}")
+    histograms = WeightHistograms()
+    if _finite_weights(model):  # torch.histc cannot bin non-finite weights
+        frame = weight_histograms(model, bins=50)
+        histograms = WeightHistograms(**{key: tuple(values) for key, values in frame.to_dict(orient="list").items()})
+    result = RunResult(
+        config=config,
+        expid=expid_of(config),
+        status=COMPLETE if diverged is None else DIVERGED,
+        prunekit_version=package_version(),
+        data=DataInfo(
+            dataset=config.dataset,
+            origin=DataOrigin.least_real([train.origin, test.origin]),
+            train_source=train.source,
+            test_source=test.source,
+            train_examples=train_loader.num_examples,
+            test_examples=test_loader.num_examples,
+        ),
+        pre_history=_epochs(pre_history),
+        post_history=_epochs(post_history),
+        timing=Timing(
+            median_s=timing["median_s"], min_s=timing["min_s"], max_s=timing["max_s"], iqr_s=timing["iqr_s"],
+            repeats=timing["repeats"], times_s=tuple(timing["times_s"]),
+        ),
+        params=ParamCount(total=int(totals["params"]), kept=int(totals["kept"])),
+        flops=FlopCount(total=int(totals["flops"]), remaining=int(totals["flops_remaining"])),
+        layers=_layer_rows(table),
+        collapsed_layers=tuple(collapsed_layers(model)),
+        prune=prune_info,
+        # the epochs' training times, kept in the checkpoints: an interrupted run counts the time before it too
+        train_time_s=float(sum(row["epoch_time_s"] for row in (*pre_history, *post_history))),
+        device=str(device),
+        versions=_versions(),
+        started_at=started_at,
+        finished_at=_now(),
+        histograms=histograms,
+        divergence=diverged,
+        disconnected=is_disconnected(model, input_shape=train.spec.input_shape),
+    )
+    finish(folder, model.state_dict(), result)
+    say(f"saved {folder / RESULT_FILE}" + (f"; {divergence_line(result)}" if result.diverged else ""))
     return result
 
 
-def load_result(path: str | Path) -> dict[str, Any]:
-    """Reads a finished run's ``result.json``.
+def load_result(path: str | Path) -> RunResult:
+    """Reads a finished run's ``result.json`` (:meth:`RunResult.load`; results of schema 1 are upgraded).
 
     Args:
         path: The run's folder or its ``result.json``.
 
     Returns:
-        The result dict.
+        The :class:`RunResult`.
 
     Raises:
         FileNotFoundError: If there is no finished run there.
-        ValueError: If the file was written by an incompatible version (another ``schema``).
+        ResultSchemaError: A ``ValueError`` naming the file and its schema, if this version cannot read it.
+
+    Example:
+        >>> load_result("/nonexistent/run")
+        Traceback (most recent call last):
+        ...
+        FileNotFoundError: no finished run at /nonexistent/run (result.json is missing)
     """
-    path = Path(path)
-    file = path / RESULT_FILE if path.is_dir() else path
-    if not file.is_file():
-        raise FileNotFoundError(f"no finished run at {path} ({RESULT_FILE} is missing)")
-    result = read_json(file)
-    if result.get("schema") != SCHEMA:
-        raise ValueError(
-            f"{file} has schema {result.get('schema')!r}; this prunekit reads {SCHEMA!r}. Re-run it with this version."
-        )
-    return result
+    return RunResult.load(path)
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> nn.Module:
@@ -481,21 +390,16 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> nn.Modul
 
     Raises:
         FileNotFoundError: If the run is unfinished or its model file is missing.
+
+    Example:
+        >>> model = load_model("results/notebooks/singleshot/snip-c1-0123abcd")  # doctest: +SKIP
     """
     folder = Path(path)
-    result = load_result(folder)
-    config = ExperimentConfig.from_dict(result["config"])
-    shape = (3, 32, 32) if result["data"].get("fallback") else None
-    from prunekit.run.data import dataset_spec
-
-    spec = dataset_spec(config.dataset)
+    config = load_result(folder).config
+    spec = dataset_spec(config.dataset)  # a CIFAR-10 fallback has CIFAR-10's shape and classes too
     model = create_model(
-        config.model_class,
-        config.model,
-        shape or spec.input_shape,
-        spec.num_classes,
-        dense_classifier=config.dense_classifier,
-        device=device,
+        config.model_class, config.model, spec.input_shape, spec.num_classes,
+        dense_classifier=config.dense_classifier, device=device,
     )
     model_file = folder / MODEL_FILE
     if not model_file.is_file():
@@ -504,7 +408,7 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> nn.Modul
     return model.eval()
 
 
-def run_or_load(config: ExperimentConfig, *, progress: bool = False, allow_fallback: bool = False) -> dict[str, Any]:
+def run_or_load(config: ExperimentConfig, *, progress: bool = False, allow_fallback: bool = False) -> RunResult:
     """The result of ``config``: loaded if an identical run finished before, else computed (or resumed).
 
     Notebooks call this, so running a cell twice costs nothing the second time.
@@ -515,15 +419,18 @@ def run_or_load(config: ExperimentConfig, *, progress: bool = False, allow_fallb
         allow_fallback: See :func:`run_singleshot`.
 
     Returns:
-        The result dict.
+        The :class:`RunResult`.
 
     Raises:
         RunExistsError: If the run's folder holds a finished run of another configuration.
+
+    Example:
+        >>> result = run_or_load(ExperimentConfig(post_epochs=1, compression=1, result_dir="/tmp/pk"))  # doctest: +SKIP
     """
     folder = run_dir(config)
     if (folder / RESULT_FILE).is_file():
         result = load_result(folder)
-        changed = _differences(result["config"], config)
+        changed = config_differences(result.config, config)
         if changed:
             raise RunExistsError(f"{folder} holds a run of another configuration ({'; '.join(changed)})")
         return result
@@ -532,7 +439,7 @@ def run_or_load(config: ExperimentConfig, *, progress: bool = False, allow_fallb
 
 def run_many(
     configs: Sequence[ExperimentConfig], *, progress: bool = True, allow_fallback: bool = False
-) -> list[dict[str, Any]]:
+) -> list[RunResult]:
     """:func:`run_or_load` for several runs in turn, with one progress bar over the runs.
 
     Finished runs are loaded, so an interrupted batch started again only computes what is missing.
@@ -544,6 +451,9 @@ def run_many(
 
     Returns:
         The results, in the order of ``configs``.
+
+    Example:
+        >>> results = run_many([ExperimentConfig(post_epochs=1, result_dir="/tmp/pk")])  # doctest: +SKIP
     """
     results = []
     bar = tqdm(configs, desc="runs", unit="run", disable=not progress)
@@ -554,55 +464,3 @@ def run_many(
             warnings.simplefilter("ignore", DataWarning)  # the data module prints each data notice once on stderr
             results.append(run_or_load(config, progress=False, allow_fallback=allow_fallback))
     return results
-
-
-def summary_lines(result: Mapping[str, Any]) -> list[str]:
-    """The end-of-run summary, as the seed printed it: accuracies, parameter and FLOP ratios, test time, collapse.
-
-    Args:
-        result: A result dict.
-
-    Returns:
-        Lines to print.
-
-    Example:
-        >>> lines = summary_lines({"config": ExperimentConfig(compression=1.0).to_dict(), "expid": "x",
-        ...     "data": {"train_source": "full MNIST", "fallback": False, "sample": False},
-        ...     "pre_prune_top1": 11.0, "post_history": [{"top1": 9.8}, {"top1": 97.0}],
-        ...     "top1_accuracy": 97.0, "top5_accuracy": 99.9, "params": {"total": 10, "kept": 1, "ratio": 0.1},
-        ...     "flops": {"total": 20, "remaining": 3, "ratio": 0.15}, "test_time": {"median_s": 0.1, "iqr_s": 0.01,
-        ...     "repeats": 5}, "prune_iterations": 1, "prune_time_s": 0.5, "train_time_s": 9.0, "collapsed_layers": []})
-        >>> lines[2]
-        'top-1 accuracy: 11.00 % before pruning, 9.80 % right after, 97.00 % final (top-5 99.90 %)'
-    """
-    config = result["config"]
-    data = result.get("data", {})
-    params, flops, timing = result["params"], result["flops"], result["test_time"]
-    density = params["ratio"]
-    lines = [
-        f"run {result.get('expid', '?')}: {config['pruner']} on {config['model']}/{config['dataset']}, "
-        f"compression exponent {config['compression']:g} (target density {10 ** -config['compression']:.4g})",
-        f"data: {data.get('train_source', '?')}",
-        f"top-1 accuracy: {result['pre_prune_top1']:.2f} % before pruning, {result['post_history'][0]['top1']:.2f} % "
-        f"right after, {result['top1_accuracy']:.2f} % final (top-5 {result['top5_accuracy']:.2f} %)",
-        f"parameters: {params['kept']:,} of {params['total']:,} prunable weights kept "
-        f"(density {density:.4f}, sparsity {1 - density:.4f}, compression ratio "
-        f"{params['total'] / params['kept'] if params['kept'] else float('inf'):.3g})",
-        f"FLOPs: {flops['remaining']:,} of {flops['total']:,} remain (FLOP ratio {flops['ratio']:.4f})",
-        f"test time: {timing['median_s']:.4f} s median over {timing['repeats']} passes "
-        f"(interquartile range {timing['iqr_s']:.4f} s)",
-        f"pruning: {result['prune_iterations']} iteration(s) in {result['prune_time_s']:.2f} s; "
-        f"training {result['train_time_s']:.1f} s",
-    ]
-    if result["collapsed_layers"]:
-        lines.append(
-            f"LAYER COLLAPSE: {', '.join(result['collapsed_layers'])} kept no weights, so no signal reaches the "
-            "output and the network can only guess the most frequent class"
-        )
-    else:
-        lines.append("layer collapse: none (every layer kept some weights)")
-    if data.get("fallback"):
-        lines.insert(0, "FALLBACK DATA: MNIST digits stood in for CIFAR-10; these numbers are NOT CIFAR-10 results")
-    if data.get("sample"):
-        lines.insert(0, "SHIPPED MNIST SAMPLE (10,000/2,000 images): not comparable with the full 60,000/10,000 set")
-    return lines

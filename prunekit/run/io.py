@@ -16,8 +16,10 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
+import pickle
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,7 +28,66 @@ from typing import IO, Any
 
 import torch
 
-__all__ = ["atomic_write", "load_checkpoint", "read_json", "save_checkpoint", "write_json"]
+__all__ = [
+    "UnsafePathError",
+    "atomic_write",
+    "contained_path",
+    "UnsafePickleError",
+    "load_checkpoint",
+    "load_data_pickle",
+    "read_json",
+    "save_checkpoint",
+    "write_json",
+]
+
+
+class UnsafePathError(ValueError):
+    """A name that becomes a path would leave the folder it belongs in."""
+
+
+def contained_path(parent: str | Path, name: str, what: str = "name") -> Path:
+    """``parent / name``, refusing any ``name`` that would leave ``parent``.
+
+    Run ids (``--expid``) and sweep names become folder names; ``--overwrite`` may
+    delete inside them. A name must therefore be relative, free of ``..`` and
+    resolve (links included) to a path inside ``parent``.
+
+    Args:
+        parent: The folder the path must stay in (need not exist yet).
+        name: The user's name: one or more relative path components.
+        what: What the name is, for the message (``"--expid"``, ``"sweep name"``).
+
+    Returns:
+        The joined path (not resolved).
+
+    Raises:
+        UnsafePathError: If ``name`` is empty, absolute, contains ``..`` or resolves outside ``parent``.
+
+    Example:
+        >>> contained_path("results/singleshot", "13").as_posix()
+        'results/singleshot/13'
+        >>> contained_path("results", "../victim", "--expid")
+        Traceback (most recent call last):
+        ...
+        prunekit.run.io.UnsafePathError: --expid '../victim' would leave results: use a plain name such as 'run-1' (no '..', no leading '/')
+    """
+    text = str(name)
+    hint = "use a plain name such as 'run-1' (no '..', no leading '/')"
+    parts = Path(text).parts
+    if not text.strip() or Path(text).is_absolute() or ".." in parts or text.startswith("~"):
+        raise UnsafePathError(f"{what} {text!r} would leave {Path(parent).as_posix()}: {hint}")
+    path = Path(parent) / text
+    base = Path(parent).resolve()
+    resolved = path.resolve()
+    if resolved != base and base not in resolved.parents:
+        raise UnsafePathError(f"{what} {text!r} resolves to {resolved}, outside {base}: {hint}")
+    return path
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 @contextmanager
@@ -61,6 +122,9 @@ def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        # mkstemp creates 0600; the finished file gets what open() would give (0666 less the umask),
+        # so a teaching assistant in the same group can read a student's results.
+        os.chmod(temp_name, 0o666 & ~_current_umask())
         with os.fdopen(descriptor, mode, encoding=None if "b" in mode else encoding) as handle:
             yield handle
             handle.flush()
@@ -176,3 +240,63 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device | None = 
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
     return torch.load(path, map_location=map_location, weights_only=True)
+
+
+class UnsafePickleError(pickle.UnpicklingError):
+    """A data pickle asked for a type that data files never hold (it may be crafted to run code)."""
+
+
+_PICKLE_GLOBALS = frozenset({
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"),
+    ("numpy._core.multiarray", "scalar"),
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+    ("_codecs", "encode"),
+})
+"""The only globals a CIFAR batch file may name: numpy's array and dtype reconstruction, and the
+string-to-bytes conversion that protocol-2 pickles written by Python 3 use for ``bytes``."""
+
+
+class _DataUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in _PICKLE_GLOBALS:
+            raise UnsafePickleError(f"refusing to load {module}.{name}: data pickles may hold only dicts, lists, "
+                                    "bytes, strings, numbers and numpy arrays")
+        return super().find_class(module, name)
+
+
+def load_data_pickle(path: str | Path) -> Any:
+    """Reads a dataset pickle (e.g. a CIFAR batch file) allowing only plain data types.
+
+    ``pickle.load`` runs whatever a file names, so a crafted ``data_batch_1`` in a
+    data folder could run code. This reader allows dicts, lists, tuples, bytes,
+    strings, numbers and numpy arrays, and refuses every other type. Byte strings
+    of Python 2 pickles stay ``bytes`` (``encoding="bytes"``), as CIFAR expects.
+
+    Args:
+        path: The pickle file.
+
+    Returns:
+        The decoded data.
+
+    Raises:
+        UnsafePickleError: If the file names any other type or function; the file is not run.
+        pickle.UnpicklingError: If the file is not a valid pickle (truncated, not a pickle);
+            the message names the file.
+
+    Example:
+        >>> import tempfile
+        >>> target = Path(tempfile.mkdtemp()) / "batch"
+        >>> _ = target.write_bytes(pickle.dumps({b"labels": [3, 1]}, protocol=2))
+        >>> load_data_pickle(target)
+        {b'labels': [3, 1]}
+    """
+    data = Path(path).read_bytes()
+    try:
+        return _DataUnpickler(io.BytesIO(data), encoding="bytes").load()
+    except UnsafePickleError as error:
+        raise UnsafePickleError(f"{path}: {error}") from None
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError) as error:
+        raise pickle.UnpicklingError(f"{path} is not a readable data pickle (truncated or corrupt?): {error}") from None

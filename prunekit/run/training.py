@@ -22,6 +22,7 @@ Example:
 from __future__ import annotations
 
 import inspect
+import math
 import random
 import statistics
 import time
@@ -36,10 +37,12 @@ from torch import Tensor, nn
 from torch.optim.lr_scheduler import MultiStepLR
 from tqdm.auto import tqdm
 
-from prunekit.run.io import load_checkpoint, save_checkpoint
+from prunekit.run.checkpoints import load_checkpoint_or_discard, rng_state, set_rng_state
+from prunekit.run.io import save_checkpoint
 
 __all__ = [
     "OPTIMIZERS",
+    "TrainingDiverged",
     "evaluate",
     "fit",
     "make_optimizer",
@@ -58,6 +61,21 @@ OPTIMIZERS: dict[str, tuple[type[torch.optim.Optimizer], dict[str, Any]]] = {
 """Synaptic-Flow's optimizers: name → (class, fixed keyword arguments)."""
 
 Batches = Iterable[tuple[Tensor, Tensor]]
+
+
+class TrainingDiverged(ArithmeticError):
+    """Training produced a non-finite loss or weight; :func:`fit` stopped after that epoch.
+
+    Attributes:
+        phase: The phase label given to :func:`fit`.
+        epoch: The epoch after which the loss or weights were not finite.
+        reason: What was not finite.
+        history: The history up to and including that epoch (its accuracies as measured).
+    """
+
+    def __init__(self, phase: str, epoch: int, reason: str, history: list[dict[str, Any]]) -> None:
+        super().__init__(f"{phase}-training diverged in epoch {epoch}: {reason}")
+        self.phase, self.epoch, self.reason, self.history = phase, epoch, reason, history
 
 
 def _device_of(model: nn.Module) -> torch.device:
@@ -257,27 +275,6 @@ def evaluate(
 # --------------------------------------------------------------------------- fit with checkpoints
 
 
-def _rng_state(device: torch.device) -> dict[str, Any]:
-    state: dict[str, Any] = {"torch": torch.get_rng_state(), "python": random.getstate()}
-    name, keys, position, has_gauss, cached = np.random.get_state()
-    state["numpy"] = [name, torch.from_numpy(keys.astype(np.int64)), int(position), int(has_gauss), float(cached)]
-    if device.type == "cuda" and torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: dict[str, Any]) -> None:
-    torch.set_rng_state(state["torch"])
-    if "python" in state:
-        version, internal, gauss = state["python"]
-        random.setstate((version, tuple(internal), gauss))
-    if "numpy" in state:
-        name, keys, position, has_gauss, cached = state["numpy"]
-        np.random.set_state((name, keys.numpy().astype(np.uint32), position, has_gauss, cached))
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
 def _row(epoch: int, train_loss: float | None, result: dict[str, float], lr: float, seconds: float) -> dict[str, Any]:
     return {
         "epoch": epoch,
@@ -336,8 +333,14 @@ def fit(
         where ``lr`` is the rate used during the epoch and ``epoch_time_s`` the
         training time of the epoch (evaluation excluded; 0 for epoch 0).
 
+    A corrupt checkpoint is removed with a :class:`~prunekit.run.checkpoints.CorruptCheckpointWarning` naming it, and the
+    phase starts from its first epoch. When an epoch ends with a non-finite training loss or
+    weight, training stops: :class:`TrainingDiverged` carries the history up to that epoch (that
+    epoch is not checkpointed, so a restart meets the divergence again instead of training on).
+
     Raises:
         ValueError: If ``epochs`` is negative or the checkpoint is ahead of ``epochs``.
+        TrainingDiverged: If the loss or a weight stops being finite.
 
     Example:
         >>> model = nn.Linear(4, 3)
@@ -353,8 +356,13 @@ def fit(
     checkpoint_path = Path(checkpoint_path) if checkpoint_path is not None else None
     history = [dict(row) for row in (start_history or [])]
     done = None
-    if checkpoint_path is not None and checkpoint_path.is_file():
-        state = load_checkpoint(checkpoint_path, map_location=device)
+    state = None
+    if checkpoint_path is not None:
+        state = load_checkpoint_or_discard(
+            checkpoint_path, ("phase", "epoch", "model", "optimizer", "history", "rng"),
+            f"starting {phase}-training from its first epoch", map_location=device,
+        )
+    if state is not None:
         if state.get("phase") == phase:
             done = int(state["epoch"])
             if done > epochs:
@@ -364,7 +372,7 @@ def fit(
             if scheduler is not None and state.get("scheduler") is not None:
                 scheduler.load_state_dict(state["scheduler"])
             history = list(state["history"])
-            _set_rng_state(state["rng"])
+            set_rng_state(state["rng"])
             if "train_loader" in state["rng"] and hasattr(train_loader, "load_state_dict"):
                 try:
                     train_loader.load_state_dict(state["rng"]["train_loader"])
@@ -379,7 +387,7 @@ def fit(
     def save(epoch: int) -> None:
         if checkpoint_path is None:
             return
-        rng = _rng_state(device)
+        rng = rng_state(device)
         if hasattr(train_loader, "state_dict"):
             rng["train_loader"] = train_loader.state_dict()
         save_checkpoint(
@@ -415,12 +423,27 @@ def fit(
             if scheduler is not None:
                 scheduler.step()
             history.append(_row(epoch, train_loss, result, lr, seconds))
+            problem = _non_finite(model, train_loss)
+            if problem:
+                raise TrainingDiverged(phase, epoch, problem, history)
             save(epoch)
             bar.update(1)
             bar.set_postfix(top1=f"{result['top1']:.2f}", loss=f"{train_loss:.4f}")
     finally:
         bar.close()
     return history
+
+
+def _non_finite(model: nn.Module, train_loss: float) -> str:
+    """What is not finite after an epoch ("" when the loss and every parameter are)."""
+    if not math.isfinite(train_loss):
+        return f"training loss is {train_loss}"
+    named = list(model.named_parameters())
+    if not named:
+        return ""
+    finite = torch.stack([torch.isfinite(param).all() for _, param in named]).tolist()
+    bad = [name for (name, _), ok in zip(named, finite) if not ok]
+    return f"weights of {', '.join(bad[:3])}{' …' if len(bad) > 3 else ''} are not finite" if bad else ""
 
 
 # --------------------------------------------------------------------------- timing

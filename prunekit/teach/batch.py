@@ -22,9 +22,14 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-__all__ = ["notebooks_in", "parse_parameters", "run_notebooks", "main"]
+from prunekit.run.resources import notebooks_dir
 
-_REPO = Path(__file__).resolve().parents[2]
+__all__ = ["KERNEL_CONFIG", "notebooks_in", "parse_parameters", "run_notebooks", "main"]
+
+KERNEL_CONFIG: dict[str, dict[str, Any]] = {"KernelManager": {"transport_encryption": "auto"}}
+"""Jupyter config of the kernels started here: their manager provisions CurveZMQ keys when the
+kernelspec declares support (ipykernel >= 7 does), so the kernel does not warn that it runs over
+TCP without encryption (jupyter_client >= 8.10; older versions ignore the setting)."""
 
 
 def notebooks_in(folder: str | Path, only: Sequence[str] = ()) -> list[Path]:
@@ -90,6 +95,7 @@ def run_notebooks(
         Notebook name → ``"ok (N s)"`` or the error's first line.
     """
     import papermill
+    from traitlets.config import Config
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -107,6 +113,7 @@ def run_notebooks(
                 kernel_name=kernel_name,
                 cwd=str(path.parent),
                 progress_bar=False,
+                config=Config(KERNEL_CONFIG),
             )
             outcome[path.stem] = f"ok ({time.perf_counter() - start:.0f} s)"
         except Exception as error:  # noqa: BLE001 - papermill raises many kinds; each is recorded, the rest go on
@@ -118,7 +125,7 @@ def run_notebooks(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``prunekit notebooks``: run the numbered notebooks in batch.
+    """``prunekit notebooks``: run the numbered notebooks in batch (``./notebooks`` unless ``--notebooks``).
 
     Returns:
         0 if every notebook ran, 1 otherwise.
@@ -126,7 +133,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="prunekit notebooks", description="Run the numbered notebooks with papermill (INTERACTIVE=False)."
     )
-    parser.add_argument("--notebooks", default=str(_REPO / "notebooks"), help="folder of the numbered notebooks")
+    parser.add_argument("--notebooks", default=None,
+                        help="folder of the numbered notebooks, e.g. <clone>/notebooks (default: ./notebooks)")
     parser.add_argument("--out", default="out/notebooks", help="where the executed notebooks go")
     parser.add_argument("--only", nargs="*", default=[], help="run only these, e.g. 00 05_synflow")
     parser.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE",
@@ -134,12 +142,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--kernel", default="python3", help="the Jupyter kernel")
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     try:
-        notebooks = notebooks_in(args.notebooks, args.only)
+        folder = notebooks_dir(args.notebooks)
+        notebooks = notebooks_in(folder, args.only)
         parameters = parse_parameters(args.parameter)
-    except ValueError as error:
+    except (FileNotFoundError, ValueError) as error:
         parser.error(str(error))
     if not notebooks:
-        parser.error(f"no numbered notebooks (NN_name.ipynb) in {args.notebooks}")
+        parser.error(f"no numbered notebooks (NN_name.ipynb) in {folder}")
     outcome = run_notebooks(notebooks, args.out, parameters, kernel_name=args.kernel)
     failed = [name for name, text in outcome.items() if text.startswith("FAILED")]
     print(f"{len(outcome) - len(failed)} of {len(outcome)} notebooks ran; executed copies in {args.out}")

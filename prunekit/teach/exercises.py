@@ -41,7 +41,7 @@ from prunekit.core.layers import MaskedConv2d, MaskedLinear, masked_parameters
 from prunekit.core.metrics import layer_table
 from prunekit.core.models.fc import FC, Conv
 from prunekit.core.pruning import prune, select_topk_
-from prunekit.core.scorers import get_scorer
+from prunekit.core.scorers import field_view, get_scorer
 
 __all__ = [
     "HINTS",
@@ -62,18 +62,8 @@ __all__ = [
 CLASSES = 3
 """Output classes of the small networks of the checks."""
 
-HINTS: dict[str, str] = {
-    "rand": "Rand's score is one standard-normal draw per weight: torch.randn_like(weight), layer by layer in the "
-    "order of model.named_parameters(), right after the check seeded torch (do not seed it yourself)",
-    "mag": "Mag's score is the absolute value of the weight: weight.detach().abs()",
-    "snip": "SNIP ranks |g ⊙ θ|: sum the gradient g of the (mean) cross-entropy over the batches, multiply by the "
-    "weight, and take the absolute value last",
-    "grasp": "GraSP's score is θ ⊙ (H g): divide the logits by the temperature 200, sum g over the batches and "
-    "detach it, then differentiate z = Σ_batches Σ_weights (∂L/∂θ · g) once more (create_graph=True); keep the sign",
-    "synflow": "SynFlow's score is |θ| ⊙ ∂R/∂|θ| with R the summed output for one all-ones input through a copy of "
-    "the network whose parameters (biases too) are replaced by their absolute values",
-}
-"""Pruner → what its score is, shown when a student's scores differ."""
+HINTS: Mapping[str, str] = field_view("hint")
+"""Pruner → what its score is, shown when a student's scores differ (live from the pruner registry)."""
 
 TOPK_HINT = ("keep the k largest scores over all tensors together; at the threshold, keep tied entries of the earlier "
              "tensor first, and within a tensor the lower flat index first, until exactly k are kept")

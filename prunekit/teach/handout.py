@@ -1,6 +1,7 @@
 """The student handout: the instructor's notebooks with the solutions taken out.
 
-``prunekit handout --out handout/`` copies every numbered notebook and
+``prunekit handout --notebooks <clone>/notebooks --out handout/`` copies every numbered notebook
+(from ``./notebooks`` without ``--notebooks``) and
 
 - replaces each nbgrader solution region (``### BEGIN SOLUTION`` … ``### END SOLUTION``)
   by ``# YOUR CODE HERE`` and ``raise NotImplementedError()`` at the region's indentation;
@@ -29,9 +30,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from prunekit.run.resources import notebooks_dir, template_path
+
 __all__ = [
     "HIDDEN",
     "SOLUTION",
+    "HandoutFolderError",
+    "check_out_dir",
     "make_handout",
     "main",
     "nbgrader_metadata",
@@ -45,8 +50,6 @@ SOLUTION = ("### BEGIN SOLUTION", "### END SOLUTION")
 HIDDEN = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
 STUB = ("# YOUR CODE HERE", "raise NotImplementedError()")
 
-_REPO = Path(__file__).resolve().parents[2]
-_TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 _EXERCISE = re.compile(r"# Exercise (\d+)( \(check\))?")
 _FUNCTION = re.compile(r"^def (my_\w+)\(([^)]*)\)", re.M)
 _NOTEBOOK_METADATA_DROPPED = ("papermill", "widgets")
@@ -216,21 +219,59 @@ def _write(path: Path, text: str) -> None:
     path.write_bytes(text.encode("utf-8"))
 
 
-def make_handout(notebooks_dir: str | Path, out_dir: str | Path) -> list[Path]:
+class HandoutFolderError(ValueError):
+    """The handout's output folder is not one it may write into."""
+
+
+def check_out_dir(notebooks_dir: str | Path, out_dir: str | Path, *, force: bool = False) -> None:
+    """Refuses an output folder where writing the handout could destroy something.
+
+    Args:
+        notebooks_dir: The instructor's notebooks.
+        out_dir: The handout's folder.
+        force: Allow a non-empty ``out_dir`` (e.g. an earlier handout); never one that holds
+            or lies inside the instructor's notebooks.
+
+    Raises:
+        HandoutFolderError: If ``out_dir`` is or lies inside ``notebooks_dir``, contains it (for
+            example the repository itself), or is a non-empty folder and ``force`` is False;
+            or if ``out_dir`` is a file.
+
+    Example:
+        >>> check_out_dir("notebooks", "notebooks/student")
+        Traceback (most recent call last):
+        ...
+        prunekit.teach.handout.HandoutFolderError: --out notebooks/student lies inside the instructor's notebooks (notebooks): choose a folder outside it, e.g. handout/
+    """
+    out, source = Path(out_dir).resolve(), Path(notebooks_dir).resolve()
+    hint = "choose a folder outside it, e.g. handout/"
+    if out == source or source in out.parents:
+        raise HandoutFolderError(f"--out {out_dir} lies inside the instructor's notebooks ({notebooks_dir}): {hint}")
+    if out in source.parents:
+        raise HandoutFolderError(f"--out {out_dir} contains the instructor's notebooks ({notebooks_dir}); writing the "
+                                 f"handout there would replace them and their README: {hint}")
+    if out.exists() and not out.is_dir():
+        raise HandoutFolderError(f"--out {out_dir} is a file, not a folder")
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise HandoutFolderError(f"--out {out_dir} is not empty; pass --force to replace an earlier handout there")
+
+
+def make_handout(notebooks_dir: str | Path, out_dir: str | Path, *, force: bool = False) -> list[Path]:
     """Writes the student notebooks, ``README.md`` and ``results_template.md`` into ``out_dir``.
 
     Args:
         notebooks_dir: The instructor's notebooks (``NN_name.ipynb``).
         out_dir: Where the handout goes: ``out_dir/notebooks/``, ``README.md``, ``results_template.md``
-            (created; files of the same name are replaced).
+            (created; must be empty unless ``force``).
+        force: Replace the files of an earlier handout in a non-empty ``out_dir``.
 
     Returns:
         The files written, sorted.
 
     Raises:
         FileNotFoundError: If there is no numbered notebook in ``notebooks_dir``.
-        ValueError: If a notebook has an unclosed or nested marker, a region outside an exercise
-            cell, or if the handout would overwrite the instructor's notebooks.
+        ValueError: If a notebook has an unclosed or nested marker or a region outside an exercise cell.
+        HandoutFolderError: If ``out_dir`` is refused by :func:`check_out_dir`.
 
     Example:
         >>> files = make_handout("notebooks", "handout")  # doctest: +SKIP
@@ -241,9 +282,7 @@ def make_handout(notebooks_dir: str | Path, out_dir: str | Path) -> list[Path]:
     if not sources:
         raise FileNotFoundError(f"no numbered notebooks (NN_name.ipynb) in {notebooks_dir}")
     out = Path(out_dir)
-    if (out / "notebooks").resolve() == Path(notebooks_dir).resolve():
-        raise ValueError(f"--out {out_dir} would overwrite the instructor's notebooks in {notebooks_dir}; "
-                         "choose another folder")
+    check_out_dir(notebooks_dir, out, force=force)
     written, exercises = [], []
     for source in sources:
         notebook = json.loads(source.read_text(encoding="utf-8"))
@@ -255,9 +294,9 @@ def make_handout(notebooks_dir: str | Path, out_dir: str | Path) -> list[Path]:
         _write(target, json.dumps(student, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
         written.append(target)
         exercises += _exercise_lines(source.name, notebook["cells"])
-    readme = (_TEMPLATES / "student_README.md").read_text(encoding="utf-8")
+    readme = template_path("student_README.md").read_text(encoding="utf-8")
     readme = readme.replace("{EXERCISES}", "\n".join(exercises) or "(none)")
-    template = (_TEMPLATES / "results_template.md").read_text(encoding="utf-8")
+    template = template_path("results_template.md").read_text(encoding="utf-8")
     for name, text in (("README.md", readme), ("results_template.md", template)):
         _write(out / name, text)
         written.append(out / name)
@@ -265,7 +304,7 @@ def make_handout(notebooks_dir: str | Path, out_dir: str | Path) -> list[Path]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``prunekit handout --out DIR [--notebooks DIR]``.
+    """``prunekit handout --out DIR [--notebooks DIR]``; without ``--notebooks``, ``./notebooks`` must exist.
 
     Returns:
         0 on success, 2 when the notebooks cannot be read or have broken markers.
@@ -276,11 +315,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "cleared, nbgrader metadata), a student README.md and results_template.md.",
     )
     parser.add_argument("--out", default="handout", help="where the handout goes (default: handout)")
-    parser.add_argument("--notebooks", default=str(_REPO / "notebooks"),
-                        help="the instructor's notebooks (default: the kit's notebooks/)")
+    parser.add_argument("--notebooks", default=None,
+                        help="the instructor's notebooks, e.g. <clone>/notebooks (default: ./notebooks)")
+    parser.add_argument("--force", action="store_true", help="replace an earlier handout in a non-empty --out folder")
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     try:
-        files = make_handout(args.notebooks, args.out)
+        files = make_handout(notebooks_dir(args.notebooks), args.out, force=args.force)
     except (FileNotFoundError, ValueError) as error:
         print(f"prunekit handout: {error}", file=sys.stderr)
         return 2

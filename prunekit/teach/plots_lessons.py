@@ -1,13 +1,15 @@
 """Figures of the pruner notebooks' lessons (01_random … 05_synflow).
 
-Every function takes a table from :mod:`prunekit.teach.lessons` (or a run's history)
-and returns a matplotlib ``Figure`` that is already closed in pyplot, so it is
-shown exactly once: end a notebook cell with the call (or ``display(fig)``), or
-save it with ``fig.savefig(...)``. Styles are readable in grayscale print:
+Every function takes values computed by :mod:`prunekit.teach.lessons` (or a run's
+history) and does no analysis of its own. It returns a matplotlib ``Figure`` that
+is already closed in pyplot, so it is shown exactly once: end a notebook cell with
+the call (or ``display(fig)``), or save it with ``fig.savefig(...)``. Seaborn draws
+what it does best here: the pruner × layer density heatmap and lines with error
+bands over seeds. Styles are readable in grayscale print:
 hatches, markers and line styles differ, never only colours. Axes carry units.
 
 Example:
-    >>> from prunekit import lessons
+    >>> from prunekit.teach import lessons
     >>> fig = plot_score_distributions(lessons.score_frame(lessons.tiny_network(), "mag"), title="Mag")
     >>> fig.axes[0].get_xlabel()
     'score (log scale)'
@@ -16,25 +18,37 @@ Example:
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Mapping, Sequence
-from typing import Any
 
 import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import seaborn as sns
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+
+from prunekit.report.shared_figures import (
+    GRAYS,
+    HATCHES,
+    LINESTYLES,
+    MARKERS,
+    cycle,
+    finish_figure,
+    module_order,
+    plot_layer_density,
+    plot_training_curves,
+)
 
 __all__ = [
     "HATCHES",
     "LINESTYLES",
     "MARKERS",
     "plot_collapse_rates",
+    "plot_density_heatmap",
     "plot_fan_in",
     "plot_flow_conservation",
     "plot_input_connections",
     "plot_layer_density",
+    "plot_over_seeds",
     "plot_score_distributions",
     "plot_signed_histogram",
     "plot_training_curves",
@@ -42,34 +56,10 @@ __all__ = [
 
 _MPL = tuple(int(part) for part in matplotlib.__version__.split(".")[:2])
 
-HATCHES = ("", "//", "..", "xx", "\\\\", "++", "oo", "--")
-"""Bar fills that stay distinguishable in grayscale, in label order."""
-
-MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
-"""Line markers, in label order."""
-
-LINESTYLES = ("-", "--", ":", "-.", (0, (5, 1)), (0, (3, 1, 1, 1, 1, 1)))
-"""Line styles, in label order."""
-
 _HORIZONTAL = {"orientation": "horizontal"} if _MPL >= (3, 10) else {"vert": False}
 
-_GRAYS = ("0.15", "0.45", "0.7", "0.3", "0.85", "0.55")
-
-
-def _finish(fig: Figure) -> Figure:
-    """Lays the figure out and detaches it from pyplot, so a notebook shows it only once."""
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
-
-
-def _cycle(values: Sequence[Any], index: int) -> Any:
-    return values[index % len(values)]
-
-
-def _module_order(table: pd.DataFrame) -> list[str]:
-    return list(dict.fromkeys(table["module"]))
-
+_DASHES = ("", (4, 1.5), (1, 1), (3, 1.25, 1.5, 1.25), (5, 1), (3, 1, 1, 1, 1, 1))
+""":data:`LINESTYLES` as seaborn dash patterns ("" is solid), in label order."""
 
 def plot_score_distributions(
     frame: pd.DataFrame, *, title: str = "Scores per layer", scale: str | None = None, threshold: float | None = None
@@ -94,7 +84,7 @@ def plot_score_distributions(
         ValueError: If ``frame`` is empty or ``scale`` is unknown.
 
     Example:
-        >>> from prunekit import lessons
+        >>> from prunekit.teach import lessons
         >>> fig = plot_score_distributions(lessons.score_frame(lessons.tiny_network(), "synflow"))
         >>> len(fig.axes)
         1
@@ -104,7 +94,7 @@ def plot_score_distributions(
     scales = ("log", "symlog", "linear")
     if scale is not None and scale not in scales:
         raise ValueError(f"unknown scale {scale!r}; valid scales: {', '.join(scales)}")
-    modules = _module_order(frame)
+    modules = module_order(frame)
     scale = scale or ("log" if bool((frame.score >= 0).all()) else "symlog")
     log = scale == "log"
     groups, zeros = [], 0
@@ -149,7 +139,7 @@ def plot_score_distributions(
     ax.set_title(title)
     ax.legend(loc="best", fontsize="small")
     ax.grid(axis="x", color="0.9")
-    return _finish(fig)
+    return finish_figure(fig)
 
 
 def plot_signed_histogram(frame: pd.DataFrame, *, title: str = "Signed scores", bins: int = 60) -> Figure:
@@ -212,121 +202,7 @@ def plot_signed_histogram(frame: pd.DataFrame, *, title: str = "Signed scores", 
     ax.set_ylabel("number of weights")
     ax.set_title(title)
     ax.legend(loc="upper left", fontsize="small")
-    return _finish(fig)
-
-
-def plot_layer_density(table: pd.DataFrame, *, title: str = "Density per layer") -> Figure:
-    """Grouped bars of the density of each layer, one bar per label; empty layers flagged.
-
-    Args:
-        table: Columns ``module``, ``density``, ``kept`` and, for several bars per
-            layer, ``label`` (a :func:`prunekit.teach.lessons.kept_comparison`).
-        title: The figure title.
-
-    Returns:
-        The figure; a layer that kept no weight is marked "collapsed".
-
-    Raises:
-        ValueError: If ``table`` is empty.
-
-    Example:
-        >>> from prunekit import lessons
-        >>> fig = plot_layer_density(lessons.layer_kept(lessons.tiny_network()))
-        >>> fig.axes[0].get_ylabel()
-        'density (fraction of weights kept)'
-    """
-    if table.empty:
-        raise ValueError("plot_layer_density needs a non-empty table")
-    table = table if "label" in table else table.assign(label="")
-    modules = _module_order(table)
-    labels = list(dict.fromkeys(table["label"]))
-    width = 0.8 / len(labels)
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(modules) + 2), 3.8))
-    x = np.arange(len(modules))
-    for i, label in enumerate(labels):
-        rows = table[table.label == label].set_index("module").reindex(modules)
-        positions = x - 0.4 + width * (i + 0.5)
-        ax.bar(
-            positions,
-            rows.density.fillna(0.0),
-            width,
-            color=_cycle(_GRAYS, i),
-            edgecolor="0.0",
-            hatch=_cycle(HATCHES, i),
-            label=label or None,
-        )
-        for position, kept in zip(positions, rows.kept):
-            if kept == 0:
-                ax.text(position, 0.005, "collapsed", rotation=90, ha="center", va="bottom", fontsize="small")
-    ax.set_xticks(x, modules, rotation=30, ha="right")
-    ax.set_xlabel("layer")
-    ax.set_ylabel("density (fraction of weights kept)")
-    ax.set_ylim(0, min(1.05, max(0.05, float(table.density.max()) * 1.15)))
-    ax.set_title(title)
-    if any(labels):
-        ax.legend(fontsize="small")
-    ax.grid(axis="y", color="0.9")
-    ax.set_axisbelow(True)
-    return _finish(fig)
-
-
-def plot_training_curves(
-    histories: Mapping[str, Sequence[Mapping[str, Any]]],
-    *,
-    metric: str = "top1",
-    title: str = "Test accuracy during training",
-    references: Mapping[str, float] | None = None,
-) -> Figure:
-    """Test accuracy (or loss) per epoch of several runs, epoch 0 = right after pruning.
-
-    Args:
-        histories: Label → rows with ``epoch`` and ``metric`` (a run's post-training history).
-        metric: ``top1``, ``top5`` (percent) or ``test_loss``.
-        title: The figure title.
-        references: Label → value drawn as a horizontal line, named in the legend (e.g. ``{"seed, SynFlow": 11.35}``).
-
-    Returns:
-        The figure.
-
-    Raises:
-        ValueError: If ``histories`` is empty or a row lacks ``metric``.
-
-    Example:
-        >>> fig = plot_training_curves({"snip": [{"epoch": 0, "top1": 10.0}, {"epoch": 1, "top1": 90.0}]})
-        >>> fig.axes[0].get_ylabel()
-        'test top-1 accuracy (%)'
-    """
-    if not histories:
-        raise ValueError("plot_training_curves needs at least one history")
-    names = {
-        "top1": "test top-1 accuracy (%)",
-        "top5": "test top-5 accuracy (%)",
-        "test_loss": "test loss (cross-entropy)",
-    }
-    if metric not in names:
-        raise ValueError(f"unknown metric {metric!r}; valid metrics: {', '.join(names)}")
-    fig, ax = plt.subplots(figsize=(7, 3.8))
-    for i, (label, rows) in enumerate(histories.items()):
-        missing = [row for row in rows if metric not in row]
-        if missing:
-            raise ValueError(f"history {label!r} has rows without {metric!r}")
-        ax.plot(
-            [row["epoch"] for row in rows],
-            [row[metric] for row in rows],
-            marker=_cycle(MARKERS, i),
-            linestyle=_cycle(LINESTYLES, i),
-            color=_cycle(_GRAYS, i) if i else "0.0",
-            label=label,
-        )
-    for j, (label, value) in enumerate((references or {}).items()):
-        ax.axhline(value, color="0.5", linestyle=_cycle(LINESTYLES, j + 1), linewidth=1, label=label)
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("epoch after pruning (0 = before training)")
-    ax.set_ylabel(names[metric])
-    ax.set_title(title)
-    ax.legend(fontsize="small")
-    ax.grid(color="0.9")
-    return _finish(fig)
+    return finish_figure(fig)
 
 
 def plot_collapse_rates(rates: pd.DataFrame, *, title: str = "Random pruning: collapse and disconnection") -> Figure:
@@ -364,7 +240,7 @@ def plot_collapse_rates(rates: pd.DataFrame, *, title: str = "Random pruning: co
     ax.set_title(title)
     ax.legend(fontsize="small", loc="upper left")
     ax.grid(color="0.9")
-    return _finish(fig)
+    return finish_figure(fig)
 
 
 def plot_flow_conservation(table: pd.DataFrame, *, title: str = "SynFlow: synaptic flow per layer") -> Figure:
@@ -381,7 +257,7 @@ def plot_flow_conservation(table: pd.DataFrame, *, title: str = "SynFlow: synapt
         ValueError: If ``table`` is empty.
 
     Example:
-        >>> from prunekit import lessons
+        >>> from prunekit.teach import lessons
         >>> fig = plot_flow_conservation(lessons.flow_conservation(lessons.tiny_network()))
         >>> len(fig.axes)
         2
@@ -414,7 +290,7 @@ def plot_flow_conservation(table: pd.DataFrame, *, title: str = "SynFlow: synapt
         ax.set_xticks(x, [f"{m}\n({s:,})" for m, s in zip(table.module, table["size"])], fontsize="small")
         ax.set_xlabel("layer (weights)")
     fig.suptitle(title)
-    return _finish(fig)
+    return finish_figure(fig)
 
 
 def plot_fan_in(
@@ -434,7 +310,7 @@ def plot_fan_in(
         ValueError: If ``table`` is empty.
 
     Example:
-        >>> from prunekit import lessons
+        >>> from prunekit.teach import lessons
         >>> fig = plot_fan_in(lessons.fan_in_table(lessons.tiny_network()), threshold=1.0)
         >>> fig.axes[0].get_ylabel()
         '|weight|'
@@ -455,31 +331,40 @@ def plot_fan_in(
     ax.legend(fontsize="small", loc="upper center", ncol=3)
     ax.grid(axis="y", color="0.9")
     ax.set_axisbelow(True)
-    return _finish(fig)
+    return finish_figure(fig)
 
 
-def plot_input_connections(model: Any, *, title: str = "Kept first-layer connections") -> Figure:
+def plot_input_connections(
+    counts: np.ndarray, kind: str = "pixel", *, title: str = "Kept first-layer connections"
+) -> Figure:
     """A map of the first layer's kept connections per input pixel (or kernel position).
 
     Args:
-        model: A (pruned) model of masked layers; see :func:`prunekit.teach.lessons.input_connections`.
+        counts: The 2-D map of kept connections, e.g. the first item of
+            :func:`prunekit.teach.lessons.input_connections` (pass both items with ``*``).
+        kind: ``"pixel"`` or ``"kernel position"`` (its second item).
         title: The figure title.
 
     Returns:
         The figure: a grayscale image with a colour bar (black = none kept).
 
     Raises:
-        ValueError: If the first layer does not match the model's input.
+        ValueError: If ``counts`` is not 2-D or ``kind`` is unknown.
 
     Example:
         >>> from prunekit import create_model
-        >>> fig = plot_input_connections(create_model("default", "fc", (1, 28, 28), 10))
+        >>> from prunekit.teach import lessons
+        >>> net = create_model("default", "fc", (1, 28, 28), 10)
+        >>> fig = plot_input_connections(*lessons.input_connections(net))
         >>> fig.axes[0].get_xlabel()
         'pixel column'
     """
-    from prunekit.teach.lessons import input_connections
-
-    counts, kind = input_connections(model)
+    kinds = ("pixel", "kernel position")
+    if kind not in kinds:
+        raise ValueError(f"unknown kind {kind!r}; valid kinds: {', '.join(kinds)}")
+    counts = np.asarray(counts)
+    if counts.ndim != 2:
+        raise ValueError(f"counts must be a 2-D map; got shape {counts.shape}")
     fig, ax = plt.subplots(figsize=(5.6, 4.4))
     image = ax.imshow(counts, cmap="gray", vmin=0, interpolation="nearest")
     word = "pixel" if kind == "pixel" else "kernel"
@@ -488,4 +373,124 @@ def plot_input_connections(model: Any, *, title: str = "Kept first-layer connect
     ax.set_title(textwrap.fill(title, 45), fontsize="medium")
     bar = fig.colorbar(image, ax=ax)
     bar.set_label("kept connections" + (" per pixel" if kind == "pixel" else " per kernel position"))
-    return _finish(fig)
+    return finish_figure(fig)
+
+
+def plot_density_heatmap(table: pd.DataFrame, *, title: str = "Density per layer and pruner") -> Figure:
+    """A heatmap of per-layer density, one row per label (pruner) and one column per layer.
+
+    Colours are on a log scale (densities span decades); every cell is annotated
+    with its density, and a layer that kept no weight is left blank and marked
+    "collapsed", so the figure reads in grayscale print.
+
+    Args:
+        table: Columns ``label``, ``module``, ``density`` and ``kept``, e.g. a
+            :func:`prunekit.teach.lessons.kept_comparison` of the pruners' copies.
+        title: The figure title.
+
+    Returns:
+        The figure (drawn with :func:`seaborn.heatmap`).
+
+    Raises:
+        ValueError: If ``table`` is empty, lacks a column, or holds a (label, layer) twice.
+
+    Example:
+        >>> from prunekit.teach import lessons
+        >>> net = lessons.tiny_network()
+        >>> table = lessons.kept_comparison({"mag": lessons.prune_copy(net, "mag", density=0.5)[0], "dense": net})
+        >>> fig = plot_density_heatmap(table)
+        >>> [t.get_text() for t in fig.axes[0].get_yticklabels()]
+        ['mag', 'dense']
+    """
+    needed = ("label", "module", "density", "kept")
+    missing = [column for column in needed if column not in table]
+    if table.empty or missing:
+        raise ValueError(f"plot_density_heatmap needs a non-empty table with {', '.join(needed)}; missing {missing}")
+    if table.duplicated(["label", "module"]).any():
+        raise ValueError("plot_density_heatmap needs one row per (label, module); pass layer_kept/kept_comparison rows")
+    labels, modules = list(dict.fromkeys(table["label"])), module_order(table)
+    density = table.pivot(index="label", columns="module", values="density").reindex(index=labels, columns=modules)
+    kept = table.pivot(index="label", columns="module", values="kept").reindex(index=labels, columns=modules)
+    collapsed = (kept == 0).to_numpy()
+    positive = density.to_numpy()[density.to_numpy() > 0]
+    low = float(positive.min()) if positive.size else 1.0
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(modules) + 3), 0.55 * len(labels) + 2.2))
+    sns.heatmap(
+        density.where(~collapsed),
+        ax=ax,
+        mask=collapsed,
+        cmap="Greys",
+        norm=matplotlib.colors.LogNorm(vmin=min(low, 0.999), vmax=1.0),
+        annot=True,
+        fmt=".2g",
+        linewidths=0.5,
+        linecolor="0.6",
+        cbar_kws={"label": "density (log scale)"},
+    )
+    for row, column in zip(*np.nonzero(collapsed)):
+        ax.text(column + 0.5, row + 0.5, "collapsed", ha="center", va="center", fontsize="x-small")
+    ax.set_xlabel("layer")
+    ax.set_ylabel("")
+    ax.set_title(title)
+    return finish_figure(fig)
+
+
+def plot_over_seeds(
+    frame: pd.DataFrame,
+    x: str,
+    y: str,
+    *,
+    hue: str | None = None,
+    title: str = "Mean over seeds (band: ± one standard deviation)",
+    xlabel: str | None = None,
+    ylabel: str | None = None,
+) -> Figure:
+    """Lines of the mean of ``y`` over seeds against ``x``, with a ± one standard deviation band.
+
+    Args:
+        frame: One row per run (e.g. :func:`prunekit.teach.lessons.rand_collapse`, one row per
+            compression and seed), holding columns ``x``, ``y`` and ``hue``.
+        x: The column on the x axis (e.g. ``"compression"``).
+        y: The column averaged over the rows that share ``x`` (and ``hue``).
+        hue: A column whose values get one line each, told apart by marker and line style.
+        title: The figure title.
+        xlabel: The x-axis label (default: ``x``).
+        ylabel: The y-axis label (default: ``"y, mean ± sd over seeds"``).
+
+    Returns:
+        The figure (drawn with :func:`seaborn.lineplot`, ``errorbar="sd"``).
+
+    Raises:
+        ValueError: If ``frame`` is empty or lacks a named column.
+
+    Example:
+        >>> frame = pd.DataFrame({"compression": [1.0, 1.0, 2.0, 2.0], "kept": [4.0, 6.0, 1.0, 3.0]})
+        >>> fig = plot_over_seeds(frame, "compression", "kept")
+        >>> fig.axes[0].lines[0].get_ydata().tolist()
+        [5.0, 2.0]
+    """
+    columns = [c for c in (x, y, hue) if c is not None]
+    missing = [c for c in columns if c not in frame]
+    if frame.empty or missing:
+        raise ValueError(f"plot_over_seeds needs a non-empty frame with columns {columns}; missing {missing}")
+    count = frame[hue].nunique() if hue else 1
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    sns.lineplot(
+        data=frame,
+        x=x,
+        y=y,
+        hue=hue,
+        style=hue,
+        markers=[cycle(MARKERS, i) for i in range(count)] if hue else True,
+        dashes=[cycle(_DASHES, i) for i in range(count)] if hue else True,
+        palette=[cycle(GRAYS, i) for i in range(count)] if hue else None,
+        color=None if hue else "0.0",
+        errorbar="sd",
+        marker=None if hue else MARKERS[0],
+        ax=ax,
+    )
+    ax.set_xlabel(xlabel or x)
+    ax.set_ylabel(ylabel or f"{y}, mean ± sd over seeds")
+    ax.set_title(title)
+    ax.grid(color="0.9")
+    return finish_figure(fig)

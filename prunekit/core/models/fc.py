@@ -3,25 +3,21 @@
 These follow Synaptic-Flow's ``Models/mlp.py``: ``fc`` has six linear layers of
 100 units (784→100×5→10 on MNIST, 119,400 prunable weights) and ``conv`` has
 three 3×3 convolutions of 32 channels, global average pooling and a classifier.
+Both use PyTorch's default initialization (``init_scheme = "pytorch_default"``).
 """
 
 from __future__ import annotations
-
-import math
 
 import torch
 from torch import nn
 
 from prunekit.core.layers import MaskedConv2d, MaskedLinear
+from prunekit.core.models.base import PrunableModel, classifier
 
 __all__ = ["FC", "Conv"]
 
 
-def _classifier(in_features: int, num_classes: int, dense_classifier: bool) -> nn.Linear:
-    return nn.Linear(in_features, num_classes) if dense_classifier else MaskedLinear(in_features, num_classes)
-
-
-class FC(nn.Module):
+class FC(PrunableModel):
     """A ReLU MLP: ``depth - 1`` hidden layers of ``width`` units and a classifier ``fc``.
 
     Args:
@@ -45,20 +41,13 @@ class FC(nn.Module):
         depth: int = 6,
         width: int = 100,
     ) -> None:
-        super().__init__()
         if depth < 2:
             raise ValueError(f"depth must be at least 2 (one hidden layer and the classifier); got {depth}")
-        self.input_shape = tuple(input_shape)
-        sizes = [math.prod(input_shape)] + [width] * (depth - 1)
+        super().__init__(input_shape, num_classes)
+        sizes = [self.input_features] + [width] * (depth - 1)
         self.layers = nn.ModuleList(MaskedLinear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
-        self.fc = _classifier(width, num_classes, dense_classifier)
+        self.fc = classifier(width, self.num_classes, dense_classifier)
         self.initialize_weights()
-
-    def initialize_weights(self) -> None:
-        """Draws fresh weights with PyTorch's default ``nn.Linear`` initialization."""
-        for module in self.modules():
-            if isinstance(module, nn.Linear):
-                module.reset_parameters()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.flatten(1)
@@ -67,7 +56,7 @@ class FC(nn.Module):
         return self.fc(x)
 
 
-class Conv(nn.Module):
+class Conv(PrunableModel):
     """``depth - 1`` 3×3 convolutions of ``width`` channels, average pooling and ``fc``.
 
     Args:
@@ -90,20 +79,13 @@ class Conv(nn.Module):
         depth: int = 3,
         width: int = 32,
     ) -> None:
-        super().__init__()
         if depth < 2:
             raise ValueError(f"depth must be at least 2 (one convolution and the classifier); got {depth}")
-        self.input_shape = tuple(input_shape)
-        channels = [input_shape[0]] + [width] * (depth - 1)
+        super().__init__(input_shape, num_classes)
+        channels = [self.input_shape[0]] + [width] * (depth - 1)
         self.layers = nn.ModuleList(MaskedConv2d(a, b, 3, padding=1) for a, b in zip(channels[:-1], channels[1:]))
-        self.fc = _classifier(width, num_classes, dense_classifier)
+        self.fc = classifier(width, self.num_classes, dense_classifier)
         self.initialize_weights()
-
-    def initialize_weights(self) -> None:
-        """Draws fresh weights with PyTorch's default initialization."""
-        for module in self.modules():
-            if isinstance(module, (nn.Linear, nn.Conv2d)):
-                module.reset_parameters()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for layer in self.layers:

@@ -11,15 +11,15 @@ from collections.abc import Callable
 from functools import partial
 
 import torch
-from torch import nn
 
+from prunekit.core.models.base import PrunableModel, check_shape
 from prunekit.core.models.fc import FC, Conv
 from prunekit.core.models.resnet import ResNet
 from prunekit.core.models.vgg import PLANS, VGG
 
 __all__ = ["MODELS", "create_model", "model_names"]
 
-ModelFactory = Callable[..., nn.Module]
+ModelFactory = Callable[..., PrunableModel]
 
 MODELS: dict[str, dict[str, ModelFactory]] = {
     "default": {"fc": FC, "conv": Conv},
@@ -49,7 +49,7 @@ def create_model(
     *,
     dense_classifier: bool = False,
     device: torch.device | str | None = None,
-) -> nn.Module:
+) -> PrunableModel:
     """Builds a model from the registry, with all masks set to one.
 
     Args:
@@ -61,7 +61,8 @@ def create_model(
         device: Where to put the model; the masks follow their parameters.
 
     Returns:
-        The model; it also records ``input_shape`` as an attribute.
+        The model, a :class:`~prunekit.core.models.base.PrunableModel` (``input_shape``,
+        ``num_classes``, ``prunable_layer_names()``, ``output_layer_name``).
 
     Raises:
         ValueError: If the class or the model name is unknown.
@@ -81,9 +82,6 @@ def create_model(
             f"unknown model {name!r} in model class {model_class!r}{extra}; "
             f"valid models: {', '.join(sorted(models))}"
         )
-    if len(input_shape) != 3 or any(int(d) < 1 for d in input_shape):
-        raise ValueError(f"input_shape must be (channels, height, width) with positive sizes; got {tuple(input_shape)}")
-    if num_classes < 1:
-        raise ValueError(f"num_classes must be at least 1; got {num_classes}")
-    model = models[name](tuple(int(d) for d in input_shape), int(num_classes), dense_classifier=dense_classifier)
+    shape, classes = check_shape(input_shape, num_classes)
+    model = models[name](shape, classes, dense_classifier=dense_classifier)
     return model.to(device) if device is not None else model

@@ -10,7 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from prunekit.core.layers import MaskedBatchNorm2d, MaskedConv2d, MaskedLinear
+from prunekit.core.layers import MaskedBatchNorm2d, MaskedConv2d
+from prunekit.core.models.base import PrunableModel, classifier
 
 __all__ = ["Block", "ResNet"]
 
@@ -44,7 +45,7 @@ class Block(nn.Module):
         return torch.relu(out + self.shortcut(x))
 
 
-class ResNet(nn.Module):
+class ResNet(PrunableModel):
     """ResNet for 32×32 inputs with ``blocks_per_stage`` blocks in each of three stages.
 
     Args:
@@ -59,6 +60,8 @@ class ResNet(nn.Module):
         torch.Size([1, 10])
     """
 
+    init_scheme = "kaiming_normal"
+
     def __init__(
         self,
         input_shape: tuple[int, ...],
@@ -67,8 +70,7 @@ class ResNet(nn.Module):
         width: int = 16,
         dense_classifier: bool = False,
     ) -> None:
-        super().__init__()
-        self.input_shape = tuple(input_shape)
+        super().__init__(input_shape, num_classes)
         self.conv = MaskedConv2d(input_shape[0], width, 3, padding=1, bias=False)
         self.bn = MaskedBatchNorm2d(width)
         blocks: list[nn.Module] = []
@@ -78,19 +80,8 @@ class ResNet(nn.Module):
                 blocks.append(Block(channels, stage_width, downsample=stage > 0 and index == 0))
                 channels = stage_width
         self.blocks = nn.Sequential(*blocks)
-        self.fc = nn.Linear(channels, num_classes) if dense_classifier else MaskedLinear(channels, num_classes)
+        self.fc = classifier(channels, self.num_classes, dense_classifier)
         self.initialize_weights()
-
-    def initialize_weights(self) -> None:
-        """Kaiming-normal weights, zero biases, batch norm at identity."""
-        for module in self.modules():
-            if isinstance(module, (nn.Linear, nn.Conv2d)):
-                nn.init.kaiming_normal_(module.weight)
-                if module.bias is not None:
-                    nn.init.zeros_(module.bias)
-            elif isinstance(module, nn.BatchNorm2d):
-                nn.init.ones_(module.weight)
-                nn.init.zeros_(module.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = torch.relu(self.bn(self.conv(x)))

@@ -12,7 +12,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from prunekit.core.layers import MaskedBatchNorm2d, MaskedConv2d, MaskedLinear
+from prunekit.core.layers import MaskedBatchNorm2d, MaskedConv2d
+from prunekit.core.models.base import PrunableModel, classifier
 
 __all__ = ["PLANS", "VGG", "ConvModule"]
 
@@ -44,7 +45,7 @@ class ConvModule(nn.Module):
         return torch.relu(x)
 
 
-class VGG(nn.Module):
+class VGG(PrunableModel):
     """A VGG network for 32×32 inputs.
 
     Args:
@@ -60,6 +61,8 @@ class VGG(nn.Module):
         torch.Size([1, 10])
     """
 
+    init_scheme = "kaiming_normal"
+
     def __init__(
         self,
         plan: list[int | str],
@@ -68,8 +71,7 @@ class VGG(nn.Module):
         batch_norm: bool = False,
         dense_classifier: bool = False,
     ) -> None:
-        super().__init__()
-        self.input_shape = tuple(input_shape)
+        super().__init__(input_shape, num_classes)
         modules: list[nn.Module] = []
         channels = input_shape[0]
         for spec in plan:
@@ -80,19 +82,8 @@ class VGG(nn.Module):
                 channels = int(spec)
         self.layers = nn.Sequential(*modules)
         self.pool = nn.AvgPool2d(2)
-        self.fc = nn.Linear(channels, num_classes) if dense_classifier else MaskedLinear(channels, num_classes)
+        self.fc = classifier(channels, self.num_classes, dense_classifier)
         self.initialize_weights()
-
-    def initialize_weights(self) -> None:
-        """Kaiming-normal weights, zero biases, batch norm at identity."""
-        for module in self.modules():
-            if isinstance(module, (nn.Linear, nn.Conv2d)):
-                nn.init.kaiming_normal_(module.weight)
-                if module.bias is not None:
-                    nn.init.zeros_(module.bias)
-            elif isinstance(module, nn.BatchNorm2d):
-                nn.init.ones_(module.weight)
-                nn.init.zeros_(module.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.pool(self.layers(x))

@@ -1,6 +1,30 @@
-"""The five scorers: rand, mag, snip, grasp, synflow (one module each)."""
+"""The pruners: one module per scorer (rand, mag, snip, grasp, synflow) and one registry.
 
-from prunekit.core.scorers.base import Scorer
-from prunekit.core.scorers.registry import SCORERS, get_scorer
+Example:
+    >>> from prunekit.core.scorers import get_scorer
+    >>> get_scorer("synflow").label
+    'SynFlow'
+"""
 
-__all__ = ["SCORERS", "Scorer", "get_scorer"]
+from prunekit.core.scorers.base import Scorer, as_scorer
+from prunekit.core.scorers.registry import (
+    SCORERS,
+    field_view,
+    get_scorer,
+    pruner_names,
+    register,
+    resolve,
+    unregister,
+)
+
+__all__ = [
+    "SCORERS",
+    "Scorer",
+    "as_scorer",
+    "field_view",
+    "get_scorer",
+    "pruner_names",
+    "register",
+    "resolve",
+    "unregister",
+]

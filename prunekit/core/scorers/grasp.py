@@ -27,9 +27,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from prunekit.core.layers import MaskedParameter
-from prunekit.core.scorers.base import Batches, batches_on
+from prunekit.core.scorers.base import Batches, Scorer, batches_on
 
-__all__ = ["TEMPERATURE", "grasp_scores"]
+__all__ = ["SCORER", "TEMPERATURE", "grasp_scores"]
 
 TEMPERATURE = 200.0
 
@@ -74,3 +74,19 @@ def grasp_scores(
         for total, grad in zip(hg, torch.autograd.grad(z, weights)):
             total.add_(grad)
     return [(w.detach() * h).contiguous() for w, h in zip(weights, hg)]
+
+
+SCORER = Scorer(
+    name="grasp",
+    fn=grasp_scores,
+    label="GraSP",
+    needs_data=True,
+    default_rounds=1,
+    formula="S = θ ⊙ Hg (T = 200)",
+    hint=(
+        "GraSP's score is θ ⊙ (H g): divide the logits by the temperature 200, sum g over the batches and "
+        "detach it, then differentiate z = Σ_batches Σ_weights (∂L/∂θ · g) once more (create_graph=True); keep the sign"
+    ),
+    options={"temperature": TEMPERATURE},
+)
+"""The GraSP pruner, registered by :mod:`prunekit.core.scorers.registry`."""

@@ -22,8 +22,9 @@ import torch
 from torch import nn
 
 from prunekit.core.layers import MaskedParameter
+from prunekit.core.scorers.base import Scorer
 
-__all__ = ["mag_scores"]
+__all__ = ["SCORER", "mag_scores"]
 
 
 def mag_scores(model: nn.Module, params: Sequence[MaskedParameter], data=None, loss_fn=None) -> list[torch.Tensor]:
@@ -39,3 +40,17 @@ def mag_scores(model: nn.Module, params: Sequence[MaskedParameter], data=None, l
         One tensor of absolute values per parameter.
     """
     return [p.param.detach().abs().contiguous() for p in params]
+
+
+SCORER = Scorer(
+    name="mag",
+    fn=mag_scores,
+    label="Mag",
+    needs_data=False,
+    default_rounds=1,
+    formula="S = |θ|",
+    hint=(
+        "Mag's score is the absolute value of the weight: weight.detach().abs()"
+    ),
+)
+"""The Mag pruner, registered by :mod:`prunekit.core.scorers.registry`."""

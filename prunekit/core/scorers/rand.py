@@ -23,8 +23,9 @@ import torch
 from torch import nn
 
 from prunekit.core.layers import MaskedParameter
+from prunekit.core.scorers.base import Scorer
 
-__all__ = ["rand_scores"]
+__all__ = ["SCORER", "rand_scores"]
 
 
 def rand_scores(model: nn.Module, params: Sequence[MaskedParameter], data=None, loss_fn=None) -> list[torch.Tensor]:
@@ -40,3 +41,18 @@ def rand_scores(model: nn.Module, params: Sequence[MaskedParameter], data=None, 
         One tensor of i.i.d. N(0, 1) draws per parameter.
     """
     return [torch.randn_like(p.param, memory_format=torch.contiguous_format) for p in params]
+
+
+SCORER = Scorer(
+    name="rand",
+    fn=rand_scores,
+    label="Rand",
+    needs_data=False,
+    default_rounds=1,
+    formula="S = z, z ~ N(0, 1)",
+    hint=(
+        "Rand's score is one standard-normal draw per weight: torch.randn_like(weight), layer by layer in the "
+        "order of model.named_parameters(), right after the check seeded torch (do not seed it yourself)"
+    ),
+)
+"""The Rand pruner, registered by :mod:`prunekit.core.scorers.registry`."""

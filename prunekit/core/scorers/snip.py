@@ -29,9 +29,9 @@ from torch import nn
 from torch.func import functional_call
 
 from prunekit.core.layers import MaskedParameter
-from prunekit.core.scorers.base import Batches, batches_on
+from prunekit.core.scorers.base import Batches, Scorer, batches_on
 
-__all__ = ["snip_scores"]
+__all__ = ["SCORER", "snip_scores"]
 
 
 def snip_scores(
@@ -65,3 +65,18 @@ def snip_scores(
         for total, grad in zip(totals, grads):
             total.add_(grad)
     return [total.abs_() for total in totals]
+
+
+SCORER = Scorer(
+    name="snip",
+    fn=snip_scores,
+    label="SNIP",
+    needs_data=True,
+    default_rounds=1,
+    formula="S = |∂L/∂m| = |g ⊙ θ|",
+    hint=(
+        "SNIP ranks |g ⊙ θ|: sum the gradient g of the (mean) cross-entropy over the batches, multiply by the "
+        "weight, and take the absolute value last"
+    ),
+)
+"""The SNIP pruner, registered by :mod:`prunekit.core.scorers.registry`."""

@@ -37,8 +37,9 @@ from torch import nn
 from torch.func import functional_call
 
 from prunekit.core.layers import MaskedParameter
+from prunekit.core.scorers.base import Scorer
 
-__all__ = ["synflow_scores"]
+__all__ = ["SCORER", "synflow_scores"]
 
 
 SAFE_RANGE = (1e-20, 1e25)
@@ -114,3 +115,18 @@ def synflow_scores(
         for module, mode in zip(norms, modes):
             module.train(mode)
     return scores
+
+
+SCORER = Scorer(
+    name="synflow",
+    fn=synflow_scores,
+    label="SynFlow",
+    needs_data=False,
+    default_rounds=100,
+    formula="S = θ ⊙ ∂R/∂θ, R = 1ᵀ ∏|θ| 1",
+    hint=(
+        "SynFlow's score is |θ| ⊙ ∂R/∂|θ| with R the summed output for one all-ones input through a copy of "
+        "the network whose parameters (biases too) are replaced by their absolute values"
+    ),
+)
+"""The SynFlow pruner, registered by :mod:`prunekit.core.scorers.registry`."""

@@ -1,9 +1,9 @@
-"""Figures of the seed's report: accuracy versus compression, 3-D weight histograms, per-layer FLOPs.
+"""Figures of the report's report: accuracy versus compression, 3-D weight histograms, per-layer FLOPs.
 
 Readable in print: pruners differ by marker, line style and hatch, not by colour
 alone. Each function returns a detached ``Figure`` (shown once in a notebook,
 saved by :mod:`prunekit.report`). Per-layer density bars are
-:func:`prunekit.teach.plots_lessons.plot_layer_density`.
+:func:`prunekit.report.shared_figures.plot_layer_density`.
 
 Example:
     >>> import pandas as pd
@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from prunekit.teach.plots_lessons import HATCHES, LINESTYLES, MARKERS
+from prunekit.report.shared_figures import HATCHES, LINESTYLES, MARKERS
 
 __all__ = ["plot_accuracy_vs_compression", "plot_layer_flops", "plot_weight_histograms_3d"]
 
@@ -43,7 +43,7 @@ def plot_accuracy_vs_compression(
 
     Args:
         table: Compression exponents as the index, one column per pruner (e.g. :func:`prunekit.report.table_accuracy`).
-        reference: The same shape (e.g. the seed's numbers), drawn as thin dashed gray lines.
+        reference: The same shape (e.g. the report's numbers), drawn as thin dashed gray lines.
         title: The figure title.
         ylabel: The y-axis label.
 
@@ -64,7 +64,7 @@ def plot_accuracy_vs_compression(
         for i, pruner in enumerate(c for c in reference.columns if c in table.columns):
             series = reference[pruner].dropna()
             ax.plot(series.index, series.values, marker=MARKERS[i % len(MARKERS)], markerfacecolor="none",
-                    linestyle=":", linewidth=0.8, color="0.6", label=f"seed: {pruner}")
+                    linestyle=":", linewidth=0.8, color="0.6", label=f"report: {pruner}")
     ax.set_xlabel("compression exponent a (density 10^-a)")
     ax.set_ylabel(ylabel)
     ax.set_title(title)
@@ -74,7 +74,7 @@ def plot_accuracy_vs_compression(
 
 
 def plot_weight_histograms_3d(histograms: pd.DataFrame, *, title: str = "Weight histograms per layer") -> Figure:
-    """The seed's section 2.1 figure: x weight value, y layer, z frequency normalized by the layer's weight count.
+    """The report's section 2.1 figure: x weight value, y layer, z frequency normalized by the layer's weight count.
 
     Args:
         histograms: Columns ``module``, ``bin_left``, ``bin_right``, ``frequency``

@@ -1,0 +1,169 @@
+"""Saved runs as one table: :func:`collect` reads every ``result.json`` below a folder, one row per run.
+
+Each row holds a run's settings and outcomes, read from its
+:class:`~prunekit.run.result.RunResult` (kept in ``frame.attrs["results"]`` for the
+per-layer tables), and the data's origin; :func:`data_label` turns the origins into
+the caption prefix every table and figure carries.
+
+Example:
+    >>> frame = collect("results/notebooks")  # doctest: +SKIP
+    >>> data_label(frame)  # doctest: +SKIP
+    'SHIPPED MNIST SAMPLE (10,000/2,000 images) · '
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from pathlib import Path
+
+import pandas as pd
+
+from prunekit.core.scorers import SCORERS
+from prunekit.run.datasets import DataOrigin
+from prunekit.run.result import RESULT_FILE, ResultSchemaError, RunResult
+
+__all__ = ["COLUMNS", "SkippedResultWarning", "collect", "data_label"]
+
+
+class SkippedResultWarning(UserWarning):
+    """A ``result.json`` that cannot be read was left out of the table (the message names it and why)."""
+
+COLUMNS = [
+    "run_dir", "expid", "label", "pruner", "compression", "density", "dataset", "model_class", "model", "pre_epochs",
+    "post_epochs", "rounds", "seed", "top1", "top5", "test_time_s", "test_time_iqr_s", "params_total",
+    "params_kept", "flops_total", "flops_remaining", "flop_ratio", "collapsed_layers", "disconnected", "origin",
+    "status",
+]
+"""The columns of :func:`collect`'s table."""
+
+
+def _labels(frame: pd.DataFrame) -> pd.Series:
+    """Column names that keep different settings apart.
+
+    A run is named by its pruner, plus its pruning rounds when they are not the
+    pruner's default (the registry's ``default_rounds``), plus its pre- and post-training
+    epochs when runs of the same pruner on the same model differ in them, plus ``diverged``
+    for a run whose training diverged (its own column in every table, with no accuracy).
+    Runs that differ only in their seed share a name, and the tables average them.
+    """
+    labels: list[str] = []
+    for _, row in frame.iterrows():
+        parts = []
+        default = SCORERS[row.pruner].default_rounds if row.pruner in SCORERS else 1  # the registry's
+        if row.rounds != default:
+            parts.append(f"{row.rounds} round{'s' if row.rounds > 1 else ''}")
+        same = frame[(frame.pruner == row.pruner) & (frame.dataset == row.dataset) & (frame.model == row.model)]
+        for column, word in (("pre_epochs", "pre"), ("post_epochs", "post")):
+            if same[column].nunique() > 1:
+                parts.append(f"{word} {row[column]}")
+        if row.get("status") == "diverged":
+            parts.append("diverged")
+        labels.append(f"{row.pruner} ({', '.join(parts)})" if parts else row.pruner)
+    return pd.Series(labels, index=frame.index, dtype=object)
+
+
+def _load_all(files: list[Path]) -> tuple[dict[str, RunResult], list[str]]:
+    """The readable results (by run folder) and one line per skipped file."""
+    results, skipped = {}, []
+    for file in files:
+        try:
+            results[str(file.parent)] = RunResult.load(file)
+        except (ResultSchemaError, OSError, UnicodeDecodeError) as error:
+            skipped.append(str(error) if str(file) in str(error) else f"{file}: {error}")
+    return results, skipped
+
+
+def collect(folder: str | Path, *, allow_empty: bool = False) -> pd.DataFrame:
+    """One row per finished run below ``folder``.
+
+    A ``result.json`` that cannot be read (not JSON, ``[]``, missing fields, another schema) is
+    skipped with a :class:`SkippedResultWarning` naming it; the other runs are reported. A run
+    whose training diverged has status ``diverged``, a label ending in ``diverged`` and no
+    accuracy (NaN): its numbers are not results.
+
+    Args:
+        folder: A sweep folder, a result folder, or one run's folder.
+        allow_empty: Return an empty table (instead of raising) when there is no run yet.
+
+    Returns:
+        A DataFrame with run settings (``pruner``, ``compression``, ``dataset``, ``model``, ``rounds`` …),
+        outcomes (``top1``, ``test_time_s``, ``flop_ratio``, ``collapsed_layers``, ``disconnected``: True, False
+        or None for a result saved before prunekit checked …) and ``origin``
+        (a :class:`~prunekit.run.datasets.DataOrigin` value: ``full``, ``sample`` or ``fallback``);
+        ``attrs["results"]`` maps ``run_dir`` to the run's :class:`~prunekit.run.result.RunResult`.
+
+    Raises:
+        FileNotFoundError: If the folder does not exist or holds no finished run.
+        ResultSchemaError: A ``ValueError`` naming each file, if no result there can be read.
+
+    Example:
+        >>> collect("/nonexistent", allow_empty=True).empty
+        True
+    """
+    root = Path(folder)
+    files = sorted(root.rglob(RESULT_FILE)) if root.exists() else []
+    if not files:
+        if allow_empty:
+            empty = pd.DataFrame(columns=COLUMNS)
+            empty.attrs["results"] = {}
+            return empty
+        raise FileNotFoundError(f"no finished run (no {RESULT_FILE}) below {root}")
+    results, skipped = _load_all(files)
+    if not results:
+        raise ResultSchemaError(f"no readable result below {root}: " + " | ".join(skipped), str(files[0]), None)
+    for line in skipped:
+        warnings.warn(f"skipping {line}", SkippedResultWarning, stacklevel=2)
+    rows = []
+    for run, result in results.items():
+        config, params, flops = result.config, result.params, result.flops
+        rows.append(
+            {
+                "run_dir": run,
+                "expid": result.expid,
+                "label": config.pruner,
+                "pruner": config.pruner,
+                "compression": float(config.compression),
+                "density": params.density,
+                "dataset": config.dataset,
+                "model_class": config.model_class,
+                "model": config.model,
+                "pre_epochs": config.pre_epochs,
+                "post_epochs": config.post_epochs,
+                "rounds": result.prune.rounds,
+                "seed": config.seed,
+                "top1": math.nan if result.diverged else result.top1,
+                "top5": math.nan if result.diverged else result.top5,
+                "test_time_s": result.test_time_s,
+                "test_time_iqr_s": result.timing.iqr_s,
+                "params_total": params.total,
+                "params_kept": params.kept,
+                "flops_total": flops.total,
+                "flops_remaining": flops.remaining,
+                "flop_ratio": flops.ratio,
+                "collapsed_layers": ", ".join(result.collapsed_layers),
+                "disconnected": result.disconnected,
+                "origin": result.origin.value,
+                "status": result.status,
+            }
+        )
+    frame = pd.DataFrame(rows, columns=COLUMNS)
+    frame["label"] = _labels(frame)
+    frame.attrs["results"] = results
+    return frame
+
+
+def data_label(frame: pd.DataFrame) -> str:
+    """A caption prefix saying when the data was not the real, full dataset ("" when it was).
+
+    Read from the ``origin`` column (:class:`~prunekit.run.datasets.DataOrigin` values): a fallback
+    stand-in is named first, then the shipped sample.
+
+    Example:
+        >>> data_label(pd.DataFrame({"origin": ["sample", "full"]}))
+        'SHIPPED MNIST SAMPLE (10,000/2,000 images) · '
+        >>> data_label(pd.DataFrame({"origin": ["full"]}))
+        ''
+    """
+    found = {DataOrigin(origin) for origin in frame["origin"]}
+    return "".join(origin.tag for origin in (DataOrigin.FALLBACK, DataOrigin.SAMPLE) if origin in found)

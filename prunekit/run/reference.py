@@ -1,0 +1,315 @@
+"""``prunekit reference``: the reference result set, computed and written as compact text.
+
+The parts and their settings are in :mod:`prunekit.run.reference_parts`. Each part writes,
+under ``<out>/<part>/`` (``reference/`` at the repository root by default), CSV files and one
+``metadata.json``. Every CSV starts with ``#`` lines naming the command, the prunekit, torch and
+Python versions and the machine; dates and timings are only in ``metadata.json``, so the CSVs of
+two regenerations on the same machine with the same seeds are identical. Read a CSV with
+``pandas.read_csv(path, comment="#")``.
+
+The individual training runs go to a work folder (``results/reference/`` by default, git-ignored)
+through :func:`~prunekit.run.experiment.run_or_load`, and each VGG16 task's rows to a JSON file there,
+so an interrupted ``make reference`` resumes where it stopped. ``--jobs N`` worker processes
+(spawned) share the machine's cores: each sets ``torch.set_num_threads(cores // N)`` before any work.
+
+Example:
+    >>> args = build_parser().parse_args(["--part", "vgg16-init", "--smoke"])
+    >>> args.part, args.jobs, args.smoke
+    (['vgg16-init'], 2, True)
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import dataclasses
+import datetime
+import json
+import multiprocessing
+import os
+import platform
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import torch
+
+from prunekit.core.pruning import LayerCollapseWarning
+from prunekit.run.config import ExperimentConfig
+from prunekit.run.data import DataWarning
+from prunekit.run.experiment import run_or_load
+from prunekit.run.reference_parts import FULL, PARTS, SMOKE, VGG_SETTINGS, Scale, mnist_configs, vgg16_task
+from prunekit.run.reference_tables import PartFiles, mnist_files, vgg_files
+from prunekit.run.resources import clone_root, default_data_dir, package_version
+
+__all__ = ["Machine", "build_parser", "main", "run_reference"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Machine:
+    """Where and how the set was computed (recorded in every file).
+
+    Attributes:
+        platform: ``platform.platform()``.
+        processor: ``platform.machine()``.
+        cpu_count: ``os.cpu_count()``.
+        jobs: Worker processes.
+        threads: Torch threads per worker.
+    """
+
+    platform: str
+    processor: str
+    cpu_count: int
+    jobs: int
+    threads: int
+
+    @classmethod
+    def here(cls, jobs: int) -> Machine:
+        """This machine with ``jobs`` workers."""
+        cores = os.cpu_count() or 1
+        return cls(platform.platform(), platform.machine(), cores, jobs, max(1, cores // jobs))
+
+
+def _repo_root() -> Path:
+    root = clone_root()
+    return root if root is not None else Path.cwd()
+
+
+def _worker_init(threads: int) -> None:
+    torch.set_num_threads(threads)
+    warnings.simplefilter("ignore", LayerCollapseWarning)  # recorded in each result
+    warnings.simplefilter("ignore", DataWarning)  # the data module prints each notice on stderr
+
+
+def _mnist_task(config_json: str) -> str:
+    config = ExperimentConfig.from_dict(json.loads(config_json))
+    result = run_or_load(config, progress=False)
+    return f"top1 {result.top1:.2f}"
+
+
+def _vgg_task(label: str, seed: int, compressions: tuple[float, ...], data_dir: str, cache: str) -> str:
+    path = Path(cache)
+    if not path.is_file():
+        rows, layers = vgg16_task(label, seed, compressions, data_dir)
+        payload = {"rows": [dataclasses.asdict(r) for r in rows], "layers": [dataclasses.asdict(r) for r in layers]}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".partial")
+        partial.write_text(json.dumps(payload), encoding="utf-8")
+        partial.replace(path)
+    rows = json.loads(path.read_text(encoding="utf-8"))["rows"]
+    return ", ".join(f"a={row['compression']:g}: FLOP ratio {row['flop_ratio']:.4f}" for row in rows[:3])
+
+
+@dataclasses.dataclass(frozen=True)
+class _Task:
+    part: str
+    name: str
+    function: Callable[..., str]
+    arguments: tuple
+
+
+def _tasks(part: str, scale: Scale, work: Path, data_dir: Path) -> list[_Task]:
+    if part == "vgg16-init":
+        return [
+            _Task(part, f"vgg16-init {s.label} seed {seed}", _vgg_task,
+                  (s.label, seed, scale.vgg_compressions, str(data_dir),
+                   str(work / part / f"{s.label}-seed{seed}.json")))
+            for s in VGG_SETTINGS for seed in scale.seeds
+        ]
+    return [
+        _Task(part, f"{part} {c.pruner} rounds {c.rounds or 1} a={c.compression:g} seed {c.seed}", _mnist_task,
+              (json.dumps(c.to_dict()),))
+        for c in mnist_configs(part, scale, work, data_dir)
+    ]
+
+
+def _command(parts: Sequence[str], jobs: int, smoke: bool) -> str:
+    words = ["prunekit", "reference", *(f"--part {p}" for p in parts), f"--jobs {jobs}"]
+    return " ".join(words + (["--smoke"] if smoke else []))
+
+
+def _header(command: str, machine: Machine, scale: Scale) -> list[str]:
+    return [
+        f"command: {command}",
+        f"prunekit {package_version()}, torch {torch.__version__}, python {platform.python_version()}",
+        f"machine: {machine.platform} ({machine.processor}), {machine.cpu_count} CPUs, "
+        f"{machine.jobs} jobs x {machine.threads} torch threads",
+        f"scale: {scale.name}; date and timings: metadata.json",
+    ]
+
+
+def _write_part(part: str, files: PartFiles, out: Path, header: list[str], meta: dict) -> list[Path]:
+    folder = out / part
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, (description, text) in files.csvs.items():
+        path = folder / name
+        path.write_text("".join(f"# {line}\n" for line in [f"{part}: {description}", *header]) + text,
+                        encoding="utf-8")
+        written.append(path)
+    meta = {**meta, "part": part, "files": {name: desc for name, (desc, _) in files.csvs.items()}, **files.meta}
+    path = folder / "metadata.json"
+    path.write_text(json.dumps(meta, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    return [*written, path]
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def run_reference(
+    parts: Sequence[str] = PARTS,
+    *,
+    jobs: int = 2,
+    smoke: bool = False,
+    out: str | Path | None = None,
+    work: str | Path | None = None,
+    data_dir: str | Path | None = None,
+    log: Callable[[str], None] = print,
+    after_part: Callable[[str, list[Path]], None] | None = None,
+) -> dict[str, list[Path]]:
+    """Computes the parts (resuming what finished before) and writes their files.
+
+    Args:
+        parts: Any of :data:`~prunekit.run.reference_parts.PARTS`, computed in that order.
+        jobs: Worker processes (each gets ``cores // jobs`` torch threads).
+        smoke: The tiny :data:`~prunekit.run.reference_parts.SMOKE` scale (1 seed, 2 compressions, 1 epoch,
+            1,000 training images); ``out`` and ``work`` then default to a new temporary folder.
+        out: Where the parts' files go; default ``<repo>/reference``.
+        work: Where the individual runs go; default ``<repo>/results/reference``.
+        data_dir: The folder with ``MNIST/raw/`` (and ``cifar-10-batches-py/`` if present); default the
+            repository's ``data/`` (else :func:`~prunekit.run.resources.default_data_dir`).
+        log: Where progress lines go.
+        after_part: Called with a part and its files as soon as they are written (e.g. to compare them with
+            the report's numbers).
+
+    Returns:
+        Part → the files written. A part with a failed task writes nothing (its failures are logged).
+
+    Raises:
+        ValueError: If a part is unknown (the message lists the valid ones) or ``jobs`` < 1.
+        RuntimeError: If any task failed (after every other task has run); the message names them.
+    """
+    unknown = [p for p in parts if p not in PARTS]
+    if unknown:
+        raise ValueError(f"unknown part(s) {', '.join(unknown)}; valid parts: {', '.join(PARTS)}")
+    if jobs < 1:
+        raise ValueError(f"jobs must be at least 1; got {jobs}")
+    parts = [p for p in PARTS if p in parts]
+    scale = SMOKE if smoke else FULL
+    if smoke and (out is None or work is None):
+        scratch = Path(tempfile.mkdtemp(prefix="prunekit-reference-smoke-"))
+        out, work = out or scratch / "reference", work or scratch / "work"
+    root = _repo_root()
+    out = Path(out) if out is not None else root / "reference"
+    work = Path(work) if work is not None else root / "results" / "reference"
+    if data_dir is None:
+        data_dir = root / "data" if (root / "data" / "MNIST" / "raw").is_dir() else default_data_dir()
+    data_dir = Path(data_dir)
+    machine = Machine.here(jobs)
+    command = _command(parts, jobs, smoke)
+    header = _header(command, machine, scale)
+    tasks = {part: _tasks(part, scale, work, data_dir) for part in parts}
+    total = sum(len(t) for t in tasks.values())
+    log(f"reference: {total} tasks ({', '.join(f'{p} {len(t)}' for p, t in tasks.items())}), {jobs} jobs x "
+        f"{machine.threads} threads; runs in {work}, files in {out}, data from {data_dir}")
+    started, clock = _now(), time.monotonic()
+    part_clock = {part: None for part in parts}
+    pending = {part: len(t) for part, t in tasks.items()}
+    failed: dict[str, list[str]] = {part: [] for part in parts}
+    written: dict[str, list[Path]] = {}
+    done = 0
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context, initializer=_worker_init,
+                                                initargs=(machine.threads,)) as pool:
+        futures = {}
+        for part in parts:
+            for task in tasks[part]:
+                futures[pool.submit(task.function, *task.arguments)] = (task, time.monotonic())
+        for future in concurrent.futures.as_completed(futures):
+            task, _ = futures[future]
+            done += 1
+            part_clock[task.part] = part_clock[task.part] or clock
+            try:
+                outcome = future.result()
+            except Exception as error:  # noqa: BLE001 - logged, the others go on; raised at the end
+                failed[task.part].append(f"{task.name}: {type(error).__name__}: {error}")
+                outcome = f"FAILED ({type(error).__name__}: {error})"
+            elapsed = time.monotonic() - clock
+            left = elapsed / done * (total - done)
+            log(f"[{done}/{total}] {task.name}: {outcome} (elapsed {elapsed / 60:.1f} min, "
+                f"about {left / 60:.0f} min left)")
+            pending[task.part] -= 1
+            if pending[task.part] == 0:
+                if failed[task.part]:
+                    log(f"{task.part}: {len(failed[task.part])} task(s) failed; its files are not written")
+                    continue
+                files = _part_files(task.part, scale, work, data_dir, tasks[task.part])
+                meta = {
+                    "command": command, "scale": scale.name, "prunekit_version": package_version(),
+                    "torch_version": torch.__version__, "python_version": platform.python_version(),
+                    "machine": dataclasses.asdict(machine), "started_at": started, "finished_at": _now(),
+                    "elapsed_s": round(time.monotonic() - clock, 1), "seeds": list(scale.seeds),
+                    "work_folder": str(work), "data_dir": str(data_dir),
+                }
+                written[task.part] = _write_part(task.part, files, out, header, meta)
+                log(f"{task.part}: wrote {', '.join(str(p) for p in written[task.part])}")
+                if after_part is not None:
+                    after_part(task.part, written[task.part])
+    errors = [line for lines in failed.values() for line in lines]
+    if errors:
+        raise RuntimeError(f"{len(errors)} reference task(s) failed (start again to retry them): " + "; ".join(errors))
+    return written
+
+
+def _part_files(part: str, scale: Scale, work: Path, data_dir: Path, tasks: list[_Task]) -> PartFiles:
+    if part == "vgg16-init":
+        return vgg_files([Path(task.arguments[-1]) for task in tasks], scale)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataWarning)
+        results = [run_or_load(config) for config in mnist_configs(part, scale, work, data_dir)]
+    return mnist_files(part, results, scale)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``prunekit reference`` parser."""
+    parser = argparse.ArgumentParser(
+        prog="prunekit reference",
+        description="Compute the reference result set (resumable) and write it as CSV + metadata.json per part.",
+    )
+    parser.add_argument("--part", action="append", choices=PARTS,
+                        help="a part to compute (repeatable; default: all, in the order " + ", ".join(PARTS) + ")")
+    parser.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
+    parser.add_argument("--smoke", action="store_true",
+                        help="1 seed, 2 compressions, 1 epoch, 1,000 training images, into a temporary folder")
+    parser.add_argument("--out", default=None, help="where the files go (default: <repo>/reference)")
+    parser.add_argument("--work", default=None, help="where the runs go (default: <repo>/results/reference)")
+    parser.add_argument("--data-dir", default=None, help="the folder with MNIST/raw/ (default: the repo's data/)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, after_part: Callable[[str, list[Path]], None] | None = None) -> int:
+    """``prunekit reference [--part P ...] [--jobs N] [--smoke] [--out DIR] [--work DIR] [--data-dir DIR]``.
+
+    Args:
+        argv: The arguments after ``reference``.
+        after_part: See :func:`run_reference`.
+
+    Returns:
+        0, or 1 if a task failed.
+    """
+    args = build_parser().parse_args(argv)
+    try:
+        run_reference(args.part or PARTS, jobs=args.jobs, smoke=args.smoke, out=args.out, work=args.work,
+                      data_dir=args.data_dir, log=lambda line: print(line, flush=True), after_part=after_part)
+    except RuntimeError as error:
+        print(f"prunekit reference: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
