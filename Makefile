@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 OUT ?= out
 
-.PHONY: demo test test-fast test-browser nbval handout venv clean bench
+.PHONY: demo test test-fast test-browser nbval handout venv clean bench reference
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,12 @@ test-fast: $(STAMP)
 
 nbval: $(STAMP)
 	$(BIN)/python -m pytest --nbval-lax --nbval-sanitize-with notebooks/nbval_sanitize.cfg notebooks
+
+# The reference result set (reference/, committed as CSV + metadata.json): about an hour or more on 2 cores;
+# runs go to results/reference/, so an interrupted `make reference` resumes. JOBS worker processes.
+JOBS ?= 2
+reference: $(STAMP)
+	$(BIN)/prunekit reference --jobs $(JOBS)
 
 handout: $(STAMP)
 	$(BIN)/prunekit handout --out handout --force

@@ -50,6 +50,7 @@ SUBCOMMANDS: dict[str, str] = {
     "report": "prunekit.report",
     "handout": "prunekit.teach.handout",
     "notebooks": "prunekit.teach.batch",
+    "reference": "prunekit.report.reference",
 }
 """Subcommand → the module whose ``main(argv)`` runs it."""
 

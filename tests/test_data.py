@@ -12,6 +12,7 @@ import importlib.util
 import pickle
 import re
 import struct
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -158,22 +159,29 @@ def test_full_mnist_in_torchvision_layout(tmp_path: Path, compress: bool) -> Non
     assert train.source.startswith("full MNIST train set (30 images)") and str(tmp_path) in train.source
 
 
-def test_shipped_sample_is_used_loudly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.warns(SampleDataWarning, match="SHIPPED MNIST SAMPLE"):
+def test_shipped_sample_is_used_loudly(tmp_path: Path) -> None:
+    with pytest.warns(SampleDataWarning, match="SHIPPED MNIST SAMPLE") as caught:
         train = load_dataset("mnist", train=True, data_dir=tmp_path, download=False)
-    stderr = capsys.readouterr().err
     assert (
-        f"prunekit: MNIST not found under {tmp_path}; using the SHIPPED MNIST SAMPLE (10,000 train / 2,000 test images)"
-        in stderr
+        f"MNIST not found under {tmp_path}; using the SHIPPED MNIST SAMPLE (10,000 train / 2,000 test images)"
+        in str(caught[0].message)
     )
-    assert "not comparable" in stderr
-    with pytest.warns(SampleDataWarning):
-        test = load_dataset("mnist", train=False, data_dir=tmp_path, download=False)
+    assert "not comparable" in str(caught[0].message)
+    test = load_dataset("mnist", train=False, data_dir=tmp_path, download=False)  # the same notice: not repeated
     assert (len(train), len(test)) == (10_000, 2_000)
     assert train.class_counts() == [1000] * 10 and test.class_counts() == [200] * 10
     assert train.origin is test.origin is DataOrigin.SAMPLE and "SHIPPED MNIST SAMPLE" in train.source
     assert train.is_sample and not train.is_fallback, "the shipped sample is real MNIST, not a stand-in"
     assert 30 < train.images.float().mean().item() < 40  # real digits: ~13 % ink, mean pixel ~33
+
+
+def test_the_sample_notice_is_shown_once_however_many_loads_meet_it(tmp_path: Path) -> None:
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("always")
+        for train in (True, False, True):
+            load_dataset("mnist", train=train, data_dir=tmp_path, download=False)
+    notices = [w for w in shown if issubclass(w.category, SampleDataWarning)]
+    assert len(notices) == 1, [str(w.message) for w in notices]
 
 
 def test_download_is_tried_before_the_sample(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -253,12 +261,11 @@ def test_missing_cifar10_explains_where_it_goes(tmp_path: Path) -> None:
     assert "cifar-10-python.tar.gz" in message and "cs.toronto.edu" in message
 
 
-def test_cifar_fallback_is_padded_mnist_and_labelled(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cifar_fallback_is_padded_mnist_and_labelled(tmp_path: Path) -> None:
     write_tiny_mnist(tmp_path)
     mnist = load_dataset("mnist", train=False, data_dir=tmp_path, download=False)
     with pytest.warns(FallbackDataWarning, match="FALLBACK"):
         fake = cifar_fallback(train=False, data_dir=tmp_path)
-    assert "FALLBACK" in capsys.readouterr().err
     assert fake.images.shape == (20, 3, 32, 32) and fake.spec.input_shape == (3, 32, 32) and fake.spec.num_classes == 10
     assert fake.source.startswith("FALLBACK: MNIST digits padded to 3×32×32 stand in for CIFAR-10 (CIFAR-10 not found)")
     assert fake.origin is DataOrigin.FALLBACK and fake.is_fallback and not fake.is_sample and fake.name == "cifar10"

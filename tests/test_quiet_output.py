@@ -46,13 +46,15 @@ def _stderr_captured() -> Iterator[list[str]]:
 
 @pytest.fixture(scope="module")
 def batch_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """One batch run of 03_snip (quick parameters, fresh result folder): its stderr and saved notebook."""
+    """One batch run of 03_snip (quick parameters, fresh result folder, a data folder without MNIST so that the
+    shipped sample is used and announced): its stderr and saved notebook."""
     tmp = tmp_path_factory.mktemp("quiet")
+    (tmp / "no-mnist").mkdir()
     with _stderr_captured() as captured:
         outcome = batch.run_notebooks(
             [NOTEBOOK],
             tmp / "out",
-            {"POST_EPOCHS": 1, "RESULT_DIR": str(tmp / "results")},
+            {"POST_EPOCHS": 1, "RESULT_DIR": str(tmp / "results"), "DATA_DIR": str(tmp / "no-mnist")},
             progress=False,
         )
     stderr = captured[0]

@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import csv
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -97,3 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         0, or 1 if a task failed.
     """
     return compute.main(argv, after_part=_after_part)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -155,14 +155,22 @@ class FallbackDataWarning(DataWarning):
 
 
 _SHOUTED: set[str] = set()
+"""Data and download notices already shown in this process."""
 
 
 def _shout(message: str, category: type[Warning]) -> None:
-    """Warns, and writes the message on stderr too (warnings may be filtered), once per process."""
+    """Warns about the data a run uses, once per process for each distinct notice.
+
+    A notebook or a command line meets the same situation in several loads (train,
+    test, pruning batches, lessons); the notice is shown the first time only. Python's
+    own once-per-location filter is not enough: any ``catch_warnings`` block (matplotlib,
+    pandas, torch) resets it. Every result, summary line and caption names the data
+    origin as well, so nothing depends on seeing the warning.
+    """
+    if message in _SHOUTED:
+        return
+    _SHOUTED.add(message)
     warnings.warn(message, category, stacklevel=3)
-    if message not in _SHOUTED:
-        _SHOUTED.add(message)
-        print(f"prunekit: {message}", file=sys.stderr, flush=True)
 
 
 # --------------------------------------------------------------------------- downloads

@@ -40,7 +40,7 @@ import torch
 from prunekit.core.pruning import LayerCollapseWarning
 from prunekit.run.config import ExperimentConfig
 from prunekit.run.data import DataWarning
-from prunekit.run.experiment import run_or_load
+from prunekit.run.experiment import RESULT_FILE, run_dir, run_or_load
 from prunekit.run.reference_parts import FULL, PARTS, SMOKE, VGG_SETTINGS, Scale, mnist_configs, vgg16_task
 from prunekit.run.reference_tables import PartFiles, mnist_files, vgg_files
 from prunekit.run.resources import clone_root, default_data_dir, package_version
@@ -84,15 +84,19 @@ def _worker_init(threads: int) -> None:
     warnings.simplefilter("ignore", DataWarning)  # the data module prints each notice on stderr
 
 
-def _mnist_task(config_json: str) -> str:
+def _mnist_task(config_json: str) -> tuple[bool, str]:
+    """Runs (or loads) one training run; whether it computed anything, and one line about it."""
     config = ExperimentConfig.from_dict(json.loads(config_json))
+    computed = not (run_dir(config) / RESULT_FILE).is_file()
     result = run_or_load(config, progress=False)
-    return f"top1 {result.top1:.2f}"
+    return computed, f"top1 {result.top1:.2f}"
 
 
-def _vgg_task(label: str, seed: int, compressions: tuple[float, ...], data_dir: str, cache: str) -> str:
+def _vgg_task(label: str, seed: int, compressions: tuple[float, ...], data_dir: str, cache: str) -> tuple[bool, str]:
+    """Computes (or loads) one VGG16 setting and seed; whether it computed anything, and one line about it."""
     path = Path(cache)
-    if not path.is_file():
+    computed = not path.is_file()
+    if computed:
         rows, layers = vgg16_task(label, seed, compressions, data_dir)
         payload = {"rows": [dataclasses.asdict(r) for r in rows], "layers": [dataclasses.asdict(r) for r in layers]}
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -100,15 +104,21 @@ def _vgg_task(label: str, seed: int, compressions: tuple[float, ...], data_dir: 
         partial.write_text(json.dumps(payload), encoding="utf-8")
         partial.replace(path)
     rows = json.loads(path.read_text(encoding="utf-8"))["rows"]
-    return ", ".join(f"a={row['compression']:g}: FLOP ratio {row['flop_ratio']:.4f}" for row in rows[:3])
+    return computed, ", ".join(f"a={row['compression']:g}: FLOP ratio {row['flop_ratio']:.4f}" for row in rows[:3])
 
 
 @dataclasses.dataclass(frozen=True)
 class _Task:
     part: str
     name: str
-    function: Callable[..., str]
+    function: Callable[..., tuple[bool, str]]
     arguments: tuple
+    cost: float
+    """Roughly, in training epochs of FC on full MNIST (for the time-left estimate)."""
+
+
+_VGG_TASK_COST = 25.0
+"""One VGG16 setting and seed at six compressions costs about 25 FC epochs (measured on 2 busy cores)."""
 
 
 def _tasks(part: str, scale: Scale, work: Path, data_dir: Path) -> list[_Task]:
@@ -116,12 +126,13 @@ def _tasks(part: str, scale: Scale, work: Path, data_dir: Path) -> list[_Task]:
         return [
             _Task(part, f"vgg16-init {s.label} seed {seed}", _vgg_task,
                   (s.label, seed, scale.vgg_compressions, str(data_dir),
-                   str(work / part / f"{s.label}-seed{seed}.json")))
+                   str(work / part / f"{s.label}-seed{seed}.json")), _VGG_TASK_COST)
             for s in VGG_SETTINGS for seed in scale.seeds
+            if scale.vgg_settings is None or s.label in scale.vgg_settings
         ]
     return [
         _Task(part, f"{part} {c.pruner} rounds {c.rounds or 1} a={c.compression:g} seed {c.seed}", _mnist_task,
-              (json.dumps(c.to_dict()),))
+              (json.dumps(c.to_dict()),), c.pre_epochs + c.post_epochs + 1)
         for c in mnist_configs(part, scale, work, data_dir)
     ]
 
@@ -165,6 +176,7 @@ def run_reference(
     *,
     jobs: int = 2,
     smoke: bool = False,
+    scale: Scale | None = None,
     out: str | Path | None = None,
     work: str | Path | None = None,
     data_dir: str | Path | None = None,
@@ -178,6 +190,7 @@ def run_reference(
         jobs: Worker processes (each gets ``cores // jobs`` torch threads).
         smoke: The tiny :data:`~prunekit.run.reference_parts.SMOKE` scale (1 seed, 2 compressions, 1 epoch,
             1,000 training images); ``out`` and ``work`` then default to a new temporary folder.
+        scale: Another scale (e.g. a smaller smoke for tests); it implies ``smoke`` unless it is the full one.
         out: Where the parts' files go; default ``<repo>/reference``.
         work: Where the individual runs go; default ``<repo>/results/reference``.
         data_dir: The folder with ``MNIST/raw/`` (and ``cifar-10-batches-py/`` if present); default the
@@ -199,7 +212,8 @@ def run_reference(
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1; got {jobs}")
     parts = [p for p in PARTS if p in parts]
-    scale = SMOKE if smoke else FULL
+    scale = scale if scale is not None else SMOKE if smoke else FULL
+    smoke = scale != FULL
     if smoke and (out is None or work is None):
         scratch = Path(tempfile.mkdtemp(prefix="prunekit-reference-smoke-"))
         out, work = out or scratch / "reference", work or scratch / "work"
@@ -214,10 +228,10 @@ def run_reference(
     header = _header(command, machine, scale)
     tasks = {part: _tasks(part, scale, work, data_dir) for part in parts}
     total = sum(len(t) for t in tasks.values())
+    total_cost, done_cost, computed_cost = sum(task.cost for t in tasks.values() for task in t), 0.0, 0.0
     log(f"reference: {total} tasks ({', '.join(f'{p} {len(t)}' for p, t in tasks.items())}), {jobs} jobs x "
         f"{machine.threads} threads; runs in {work}, files in {out}, data from {data_dir}")
     started, clock = _now(), time.monotonic()
-    part_clock = {part: None for part in parts}
     pending = {part: len(t) for part, t in tasks.items()}
     failed: dict[str, list[str]] = {part: [] for part in parts}
     written: dict[str, list[Path]] = {}
@@ -232,16 +246,17 @@ def run_reference(
         for future in concurrent.futures.as_completed(futures):
             task, _ = futures[future]
             done += 1
-            part_clock[task.part] = part_clock[task.part] or clock
             try:
-                outcome = future.result()
+                computed, outcome = future.result()
             except Exception as error:  # noqa: BLE001 - logged, the others go on; raised at the end
                 failed[task.part].append(f"{task.name}: {type(error).__name__}: {error}")
-                outcome = f"FAILED ({type(error).__name__}: {error})"
+                computed, outcome = True, f"FAILED ({type(error).__name__}: {error})"
             elapsed = time.monotonic() - clock
-            left = elapsed / done * (total - done)
-            log(f"[{done}/{total}] {task.name}: {outcome} (elapsed {elapsed / 60:.1f} min, "
-                f"about {left / 60:.0f} min left)")
+            done_cost += task.cost
+            computed_cost += task.cost if computed else 0.0
+            left = (f"about {elapsed / computed_cost * (total_cost - done_cost) / 60:.0f} min left"
+                    if computed_cost else "loaded")  # from what this call computed, not what it loaded
+            log(f"[{done}/{total}] {task.name}: {outcome} (elapsed {elapsed / 60:.1f} min, {left})")
             pending[task.part] -= 1
             if pending[task.part] == 0:
                 if failed[task.part]:

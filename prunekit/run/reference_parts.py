@@ -130,6 +130,7 @@ class Scale:
         epochs: None = each setting's epochs; else at most this many pre- and post-training epochs.
         train_limit: Training images used (None = all).
         test_limit: Test images used (None = all).
+        vgg_settings: The vgg16-init settings computed (None = all of :data:`VGG_SETTINGS`).
     """
 
     name: str
@@ -139,6 +140,7 @@ class Scale:
     epochs: int | None = None
     train_limit: int | None = None
     test_limit: int | None = None
+    vgg_settings: tuple[str, ...] | None = None
 
     def epochs_of(self, wanted: int) -> int:
         """``wanted`` epochs, capped at :attr:`epochs` when set."""

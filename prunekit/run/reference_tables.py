@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from prunekit.core.scorers import SCORERS
 from prunekit.run.reference_parts import ROW_SETTINGS, SWEEP_SETTINGS, VGG_LAYER_COMPRESSION, VGG_SETTINGS, Scale
 from prunekit.run.result import RunResult
 
@@ -178,6 +179,19 @@ _LAYER_COLUMNS = ("setting", "seed", "module", "size", "kept", "density", "flops
 _LAYER_DIGITS = (0, 0, 0, 0, 0, 6, 0, 0)
 
 
+def _prune_data(row: dict[str, Any]) -> str:
+    """Where the pruning batches came from, for the pruners that read them; ``unused`` for the others."""
+    return row["data_origin"] if SCORERS[row["pruner"]].needs_data else "unused"
+
+
+def _origin_text(origin: str) -> str:
+    if origin == "full":
+        return "CIFAR-10"
+    if origin == "unused":
+        return "none computed"
+    return f"origin {origin}: MNIST digits padded to 3x32x32, NOT CIFAR-10"
+
+
 def vgg_files(paths: Sequence[Path], scale: Scale) -> PartFiles:
     """The vgg16-init files from its tasks' JSON files (written by :func:`prunekit.run.reference._vgg_task`).
 
@@ -201,7 +215,7 @@ def vgg_files(paths: Sequence[Path], scale: Scale) -> PartFiles:
     layers.sort(key=lambda r: (order[r["setting"]], r["seed"]))  # stable: keeps the model's layer order
     run_rows = [[r["setting"], r["pruner"], r["rounds"], r["compression"], r["seed"], r["kept"], r["total"],
                  r["density"], r["flops"], r["flops_remaining"], r["flop_ratio"], len(r["collapsed_layers"]),
-                 r["disconnected"], r["data_origin"]] for r in rows]
+                 r["disconnected"], _prune_data(r)] for r in rows]
     groups: dict[tuple[str, float], list[dict[str, Any]]] = {}
     for r in rows:
         groups.setdefault((r["setting"], r["compression"]), []).append(r)
@@ -211,7 +225,7 @@ def vgg_files(paths: Sequence[Path], scale: Scale) -> PartFiles:
         density, _ = mean_std([m["density"] for m in members])
         summary.append([label, members[0]["pruner"], members[0]["rounds"], compression, len(members), density,
                         ratio, ratio_std, sum(bool(m["collapsed_layers"]) for m in members),
-                        sum(m["disconnected"] for m in members), members[0]["data_origin"]])
+                        sum(m["disconnected"] for m in members), _prune_data(members[0])])
     layer_rows = [[r["setting"], r["seed"], r["module"], r["size"], r["kept"], r["density"], r["flops"],
                    r["flops_remaining"]] for r in layers]
     by_layer: dict[tuple[str, str], list[dict[str, Any]]] = {}
@@ -224,13 +238,14 @@ def vgg_files(paths: Sequence[Path], scale: Scale) -> PartFiles:
         layer_summary.append([label, module, len(members), members[0]["size"], members[0]["flops"], density,
                               density_std, flops, flops_std])
     a = f"{VGG_LAYER_COMPRESSION:g}"
-    origin = ";".join(sorted({r["data_origin"] for r in rows}))
+    origin = ";".join(sorted({r["data_origin"] for r in rows if SCORERS[r["pruner"]].needs_data})) or "unused"
     return PartFiles(
         csvs={
             "flop_ratio_runs.csv": ("VGG16 (lottery) masks at initialization, no training; FLOP ratio = remaining / "
                                     "dense FLOPs (table 1.2.3); one row per mask",
                                     csv_text(_VGG_COLUMNS, run_rows, _VGG_DIGITS)),
-            "flop_ratio_summary.csv": ("VGG16 masks at initialization: mean and sample std of the FLOP ratio over seeds",
+            "flop_ratio_summary.csv": ("VGG16 masks at initialization: mean and sample std of the FLOP ratio "
+                                       "over seeds",
                                        csv_text(("setting", "pruner", "rounds", "compression", "seeds",
                                                  "density_mean", "flop_ratio_mean", "flop_ratio_std",
                                                  "runs_collapsed", "runs_disconnected", "prune_data_origin"),
@@ -245,13 +260,12 @@ def vgg_files(paths: Sequence[Path], scale: Scale) -> PartFiles:
                                             layer_summary, (0, 0, 0, 0, 0, 6, 6, 1, 1))),
         },
         meta={
-            "settings": _settings_meta(VGG_SETTINGS),
+            "settings": _settings_meta([s for s in VGG_SETTINGS if s.label in {r["setting"] for r in rows}]),
             "compressions": list(scale.vgg_compressions),
             "layer_compression": VGG_LAYER_COMPRESSION,
             "model": "lottery/vgg16", "input_shape": [3, 32, 32],
-            "prune_data": "pruning batches (10 images per class, batches of 256, seeded) for SNIP and GraSP "
-                          "(the others ignore the data): " + ("CIFAR-10" if origin == "full" else
-                                                             f"origin {origin}: MNIST padded to 3x32x32, NOT CIFAR-10"),
+            "prune_data": f"pruning batches (10 images per class, batches of 256, seeded) for SNIP and GraSP "
+                          f"(the others read no data): {_origin_text(origin)}",
             "prune_data_origin": origin,
             "mag_note": "mag-init scores the magnitudes at initialization; the report pre-trained 200 epochs",
         },

@@ -46,12 +46,22 @@ class Step:
     slide: tuple[tuple[str, float], ...] = ()
 
 
+# What the widget's status line must say after a click: a Train reports the test accuracy its
+# training curve ends at, a Prune how many weights it kept.
+EXPECT = {"Train": r"top-1\s*[\d.]+\s*%", "Prune": r"kept\s*[\d,]+\s*of\s*[\d,]+"}
+
+
 @dataclass(frozen=True)
 class Plan:
     """What to do with one explorer, found by its button (``Prune`` or ``Train``)."""
 
     button: str
     steps: tuple[Step, ...] = field(default_factory=tuple)
+
+    @property
+    def expect(self) -> str:
+        """The regular expression the status line matches after each click."""
+        return EXPECT[self.button]
 
 
 # Controls are found by their description (the label left of them), matched as regular expressions.
@@ -137,15 +147,16 @@ _OUTPUTS = """(root) => [...root.querySelectorAll('.widget-output')].map(o => o.
 
 _STATUS = """(root) => [...root.querySelectorAll('.widget-html')].map(h => h.textContent.trim()).join(' | ')"""
 
-# Done when the output area holds a new figure; or early, when the kernel raised, or when the
-# kernel is idle with the widget's status changed to a failure (so a broken widget fails fast).
-_SETTLED = """([root, before, statusBefore, errorsBefore]) => {
-    const now = [...root.querySelectorAll('.widget-output')].map(o => o.innerHTML).join('\\n');
-    if (now !== before && root.querySelector('.widget-output img, .widget-output svg, .widget-output canvas')) return true;
+# Done when the output area holds a new figure and the status line reports the result (long work
+# runs in a thread, so the kernel may be idle before that); or early, when the kernel raised, or
+# when the status line reports a failure (so a broken widget fails fast).
+_SETTLED = """([root, before, statusBefore, errorsBefore, expect]) => {
     if (window.__kernelErrors.length > errorsBefore) return true;
     const status = [...root.querySelectorAll('.widget-html')].map(h => h.textContent.trim()).join(' | ');
-    const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
-    return kernel.status === 'idle' && status !== statusBefore && /cannot|error|fail|invalid/i.test(status);
+    if (status !== statusBefore && /cannot|error|fail|invalid/i.test(status)) return true;
+    const now = [...root.querySelectorAll('.widget-output')].map(o => o.innerHTML).join('\\n');
+    const figure = root.querySelector('.widget-output img, .widget-output svg, .widget-output canvas');
+    return now !== before && figure !== null && status !== statusBefore && new RegExp(expect).test(status);
 }"""
 
 
@@ -255,16 +266,17 @@ def _act(page: Any, lab: Lab, stem: str, root: Any, plan: Plan, step: Step) -> N
     root.get_by_role("button", name=plan.button).click()
     what = f"{stem}: {step.name}: {_describe(step)}, then a click on {plan.button!r}"
     try:
-        page.wait_for_function(_SETTLED, arg=[element, before, status_before, errors_before], timeout=CLICK_TIMEOUT_MS, polling=250)
-        page.locator(IDLE).wait_for(timeout=CLICK_TIMEOUT_MS)  # the click's work is done
+        page.wait_for_function(_SETTLED, arg=[element, before, status_before, errors_before, plan.expect], timeout=CLICK_TIMEOUT_MS, polling=250)
+        page.locator(IDLE).wait_for(timeout=CLICK_TIMEOUT_MS)  # the kernel has sent all of it
     except Exception as error:  # noqa: BLE001 - Playwright's TimeoutError; re-raised with what the student sees
         raise AssertionError(
-            f"{what}: no new figure within {CLICK_TIMEOUT_MS / 1000:g} s.\nwidget status: {_status(root)!r}\n"
+            f"{what}: no new figure and result status within {CLICK_TIMEOUT_MS / 1000:g} s.\nwidget status: {_status(root)!r}\n"
             f"kernel errors: {_kernel_errors(page)[errors_before:]}\nserver log (tail):\n{lab.log_tail(30)}"
         ) from error
     new_errors = _kernel_errors(page)[errors_before:]
     assert not new_errors, f"{what}: the kernel raised {new_errors}; widget status {_status(root)!r}"
     assert element.evaluate(_OUTPUTS) != before, f"{what}: the output area did not change; widget status {_status(root)!r}"
+    assert re.search(plan.expect, _status(root)), f"{what}: the status line does not match {plan.expect!r}: {_status(root)!r}"
     shown = f"{_status(root)} {element.evaluate(_OUTPUTS)}".lower()
     for description, option in step.choose:
         if description == PRUNER:
