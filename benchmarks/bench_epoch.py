@@ -20,7 +20,7 @@ repeats and their ratios (target >= 8).
 (c) for reference, the floor: the same FC net built from plain ``nn.Linear``
     (no masks), batches sliced from a pre-normalized float tensor, fused Adam.
 
-    python benchmarks/bench_epoch.py [--data-dir ../shared/data] [--workers 4 0] [--repeats 3]
+    python benchmarks/bench_epoch.py [--data-dir data] [--workers 4 0] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -100,9 +100,7 @@ def floor_epoch(inputs: torch.Tensor, targets: torch.Tensor, batch_size: int) ->
 def main() -> None:
     """Parses the flags, runs both epochs (alternating when repeated) and prints the ratio."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    default_root = (
-        os.environ.get("PRUNEKIT_DATA_FULL") or os.environ.get("PRUNEKIT_DATA") or str(_REPO.parent / "shared" / "data")
-    )
+    default_root = os.environ.get("PRUNEKIT_DATA") or str(_REPO / "data")  # full MNIST ships in data/MNIST/raw
     parser.add_argument("--data-dir", type=Path, default=Path(default_root), help="folder holding MNIST/raw/ (full MNIST)")
     parser.add_argument("--batch", type=int, default=64, help="the seed's --train-batch-size")
     parser.add_argument(

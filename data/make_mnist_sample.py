@@ -9,7 +9,7 @@ this script again gives byte-identical files.
 
 Usage (from the repository root):
 
-    python data/make_mnist_sample.py --source ../shared/data/MNIST/raw --out data/mnist-sample
+    python data/make_mnist_sample.py --source data/MNIST/raw --out data/mnist-sample
 
 Example:
     >>> labels = np.array([0, 1, 0, 1, 1])
@@ -95,17 +95,22 @@ def balanced_indices(labels: np.ndarray, per_class: int, seed: int = SEED) -> np
     return np.sort(np.concatenate(chosen))
 
 
+def _existing(path: Path) -> Path:
+    """``path``, or ``path.gz`` when only the compressed file is there (as shipped in data/MNIST/raw)."""
+    return path if path.exists() else path.with_name(path.name + ".gz")
+
+
 def main() -> None:
     """Writes the sample and prints its class counts and sha256 sums."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     here = Path(__file__).resolve().parent
-    parser.add_argument("--source", type=Path, default=here.parent.parent / "shared" / "data" / "MNIST" / "raw")
+    parser.add_argument("--source", type=Path, default=here / "MNIST" / "raw", help="full MNIST (IDX, plain or .gz)")
     parser.add_argument("--out", type=Path, default=here / "mnist-sample")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     for split, (prefix, per_class) in SPLITS.items():
-        images = read_idx(args.source / f"{prefix}-images-idx3-ubyte")
-        labels = read_idx(args.source / f"{prefix}-labels-idx1-ubyte")
+        images = read_idx(_existing(args.source / f"{prefix}-images-idx3-ubyte"))
+        labels = read_idx(_existing(args.source / f"{prefix}-labels-idx1-ubyte"))
         keep = balanced_indices(labels, per_class)
         write_idx_gz(args.out / f"{prefix}-images-idx3-ubyte.gz", images[keep])
         write_idx_gz(args.out / f"{prefix}-labels-idx1-ubyte.gz", labels[keep])
