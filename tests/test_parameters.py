@@ -9,7 +9,14 @@ import nbformat
 import papermill
 import pytest
 
-from prunekit.teach.parameters import RULES, ParameterError, check_parameters, parameter_cells
+from prunekit.teach import parameters
+from prunekit.teach.parameters import (
+    RULES,
+    ParameterError,
+    changed_parameters,
+    check_parameters,
+    parameter_cells,
+)
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 NUMBERED = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
@@ -125,3 +132,32 @@ def test_papermill_runs_with_good_parameters(tmp_path: Path) -> None:
                                progress_bar=False, kernel_name="python3", cwd=str(tmp_path))
     executed = nbformat.read(tmp_path / "out.ipynb", as_version=4)
     assert executed.cells[-1].outputs[0]["text"] == "ran with 2\n"
+
+
+def test_changed_parameters_are_the_injected_ones_that_differ_from_the_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    declared = "SEED = 1\nCOMPRESSION = 1.0\nINTERACTIVE = True"
+    for injected, values, changed in [
+        ("# Parameters\nCOMPRESSION = 1.0\nINTERACTIVE = False\n", {"COMPRESSION": 1.0, "INTERACTIVE": False}, ()),
+        ("# Parameters\nCOMPRESSION = 2.0\n", {"COMPRESSION": 2.0, "INTERACTIVE": True}, ("COMPRESSION",)),
+    ]:
+        monkeypatch.setattr(parameters, "_history", lambda injected=injected: [declared, injected, "check_parameters()"])
+        check_parameters({"SEED": 1, **values})
+        assert changed_parameters() == changed
+
+
+def test_a_claim_raises_with_the_defaults_and_is_flagged_with_changed_parameters(tmp_path: Path) -> None:
+    source = _tiny_notebook(tmp_path / "tiny.ipynb")
+    notebook = nbformat.read(source, as_version=4)
+    notebook.cells.append(nbformat.v4.new_code_cell(
+        "from prunekit.teach.claims import claim\nprint(claim(COMPRESSION < 1.5, 'compression is below 1.5'))"))
+    nbformat.write(notebook, source)
+    papermill.execute_notebook(str(source), str(tmp_path / "flagged.ipynb"), parameters={"COMPRESSION": 2.0},
+                               progress_bar=False, kernel_name="python3", cwd=str(tmp_path))
+    flagged = nbformat.read(tmp_path / "flagged.ipynb", as_version=4).cells[-1].outputs[0]["text"]
+    assert flagged.startswith("⚠ with the changed parameters (COMPRESSION) this does not hold: compression is below 1.5")
+    notebook.cells[0].source = "SEED = 1\nCOMPRESSION = 2.0"
+    nbformat.write(notebook, source)
+    with pytest.raises(papermill.PapermillExecutionError) as caught:
+        papermill.execute_notebook(str(source), str(tmp_path / "raised.ipynb"), progress_bar=False,
+                                   kernel_name="python3", cwd=str(tmp_path))
+    assert caught.value.ename == "ClaimError" and "compression is below 1.5" in caught.value.evalue

@@ -29,7 +29,7 @@ from prunekit.core.models import model_names
 from prunekit.core.scorers import SCORERS
 from prunekit.run.presets import PRESETS
 
-__all__ = ["RULES", "ParameterError", "check_parameters", "parameter_cells"]
+__all__ = ["NEUTRAL", "RULES", "ParameterError", "changed_parameters", "check_parameters", "parameter_cells"]
 
 INJECTED_HEADER = "# Parameters"
 """The first line of the cell papermill injects."""
@@ -167,6 +167,22 @@ def _assigned(source: str) -> list[str] | None:
     return names or None
 
 
+def _parameter_sources(history: Sequence[str]) -> tuple[str | None, str | None]:
+    """The sources of the declared and of the injected parameters cell among the cells run so far."""
+    declared: str | None = None
+    injected: str | None = None
+    for source in reversed(history):
+        if _assigned(source) is None:
+            continue
+        if source.lstrip().startswith(INJECTED_HEADER):
+            if injected is None and declared is None:
+                injected = source
+        else:
+            declared = source
+            break
+    return declared, injected
+
+
 def parameter_cells(history: Sequence[str]) -> tuple[list[str], list[str]]:
     """The declared and the injected parameter names, from the sources of the cells run so far.
 
@@ -184,18 +200,44 @@ def parameter_cells(history: Sequence[str]) -> tuple[list[str], list[str]]:
         >>> parameter_cells(["SEED = 1\\nPRESET = 'quick'", "# Parameters\\nSEED = 2\\n", "check_parameters(...)"])
         (['SEED', 'PRESET'], ['SEED'])
     """
-    declared: list[str] = []
-    injected: list[str] = []
-    for source in reversed(history):
-        names = _assigned(source)
-        if names is None:
+    declared, injected = _parameter_sources(history)
+    return (_assigned(declared) or [] if declared else []), (_assigned(injected) or [] if injected else [])
+
+
+def _defaults(source: str | None) -> dict[str, Any]:
+    """Name → literal default value of a parameters cell (names with a non-literal value are left out)."""
+    values: dict[str, Any] = {}
+    if not source:
+        return values
+    for node in ast.parse(source).body:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        try:
+            value = ast.literal_eval(node.value)
+        except ValueError:
             continue
-        if source.lstrip().startswith(INJECTED_HEADER) and not injected and not declared:
-            injected = names
-        elif not source.lstrip().startswith(INJECTED_HEADER):
-            declared = names
-            break
-    return declared, injected
+        values.update({t.id: value for t in targets if isinstance(t, ast.Name)})
+    return values
+
+
+NEUTRAL = frozenset({"INTERACTIVE", "RESULT_DIR", "REPORT_DIR", "SWEEP_DIR"})
+"""Parameters that change where things go or whether widgets show, never what a run computes."""
+
+_STATE: dict[str, tuple[str, ...]] = {"changed": ()}
+
+
+def changed_parameters() -> tuple[str, ...]:
+    """The parameters the last :func:`check_parameters` found changed from the notebook's defaults.
+
+    Only injected values (papermill ``-p``) that differ from the parameters cell count, and
+    not the :data:`NEUTRAL` ones; :mod:`prunekit.teach.claims` asserts a discussion's claims only
+    when this is empty, since the prose was written for the defaults.
+
+    Example:
+        >>> check_parameters({"SEED": 1}, declared=["SEED"])
+        >>> changed_parameters()
+        ()
+    """
+    return _STATE["changed"]
 
 
 def _history() -> list[str]:
@@ -222,8 +264,11 @@ def check_parameters(namespace: Mapping[str, Any], *, declared: Sequence[str] | 
             without a rule in :data:`RULES`, or a value its rule refuses; the message names
             the parameter, its value and what is valid.
     """
+    defaults: dict[str, Any] = {}
     if declared is None:
-        declared, injected = parameter_cells(_history())
+        history = _history()
+        declared, injected = parameter_cells(history)
+        defaults = _defaults(_parameter_sources(history)[0])
     unknown = [name for name in injected if name not in declared]
     if unknown:
         given = ", ".join(f"{n} = {namespace.get(n)!r}" for n in unknown)
@@ -232,3 +277,7 @@ def check_parameters(namespace: Mapping[str, Any], *, declared: Sequence[str] | 
         if name not in RULES:
             raise ParameterError(f"parameter {name} has no rule in prunekit.teach.parameters.RULES; add one")
         RULES[name](name, namespace.get(name))
+    _STATE["changed"] = tuple(
+        name for name in injected
+        if name not in NEUTRAL and (name not in defaults or defaults[name] != namespace.get(name))
+    )
