@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -75,7 +74,6 @@ def test_the_readme_lists_every_sha256_and_the_licence():
     assert "Yann LeCun, Corinna Cortes and" in readme
 
 
-@pytest.mark.skipif(shutil.which("git") is None or not (REPO / ".git").exists(), reason="not a git checkout")
 @pytest.mark.parametrize("name", sorted(GZ_SHA256))
 def test_git_does_not_ignore_the_shipped_files(name):
     """``git check-ignore -q`` exits 1 for a path that is not ignored (0 = ignored)."""
