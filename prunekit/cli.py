@@ -32,7 +32,7 @@ import warnings
 from collections.abc import Callable, Sequence
 
 from prunekit.run.config import ExperimentConfig
-from prunekit.run.data import DataDirNotFoundError, DatasetNotFoundError
+from prunekit.run.data import DataDirNotFoundError, DatasetNotFoundError, notices_as_lines
 from prunekit.run.datasets import DataFileError
 from prunekit.run.flags import add_run_flags, given_fields
 from prunekit.run.io import UnsafePickleError
@@ -197,10 +197,11 @@ def _run(argv: Sequence[str]) -> int:
     except ValueError as error:
         parser.error(str(error))
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # data and collapse warnings are printed by the kit in plain lines
-        result = experiment.run_singleshot(
-            config, progress=not args.quiet, overwrite=args.overwrite, allow_fallback=args.allow_fallback
-        )
+        warnings.simplefilter("ignore")  # collapse is in the summary; other library chatter is not the user's
+        with notices_as_lines():  # data notices: one plain line each on stderr
+            result = experiment.run_singleshot(
+                config, progress=not args.quiet, overwrite=args.overwrite, allow_fallback=args.allow_fallback
+            )
     if result.diverged:  # saved with status "diverged"; its numbers are not results
         print(f"prunekit: {experiment.divergence_line(result)}", file=sys.stderr)
         return 1

@@ -38,6 +38,7 @@ import io
 import socket
 import sys
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -171,6 +172,41 @@ def _shout(message: str, category: type[Warning]) -> None:
         return
     _SHOUTED.add(message)
     warnings.warn(message, category, stacklevel=3)
+
+
+@contextlib.contextmanager
+def notices_as_lines() -> Iterator[None]:
+    """Within this block, each data notice is one plain ``prunekit: ...`` line on stderr.
+
+    Command lines and batch workers use it: a Python warning there would print a file
+    name and line number in front of the notice. Other warnings are left as they are
+    (callers silence the ones they report elsewhere). Notices stay once per process.
+
+    Example:
+        >>> with notices_as_lines():  # doctest: +SKIP
+        ...     load_dataset("mnist", train=False, data_dir="/tmp/empty")
+        prunekit: MNIST not found under /tmp/empty; using the SHIPPED MNIST SAMPLE ...
+    """
+    with warnings.catch_warnings():
+        show_notices_as_lines()
+        yield
+
+
+def show_notices_as_lines() -> None:
+    """For this whole process, shows data notices as plain ``prunekit: ...`` lines on stderr.
+
+    For worker processes of a batch; elsewhere use :func:`notices_as_lines`, which undoes it.
+    """
+    shown = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001, ANN202, PLR0913
+        if issubclass(category, DataWarning):
+            print(f"prunekit: {message}", file=sys.stderr, flush=True)
+        else:
+            shown(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+    warnings.simplefilter("always", DataWarning)  # _shout already shows each notice once
 
 
 # --------------------------------------------------------------------------- downloads

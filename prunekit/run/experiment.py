@@ -42,11 +42,11 @@ from prunekit.run.checkpoints import load_checkpoint_or_discard
 from prunekit.run.config import ExperimentConfig
 from prunekit.run.data import (
     DatasetNotFoundError,
-    DataWarning,
     check_data_dir,
     cifar_fallback,
     dataset_spec,
     load_dataset,
+    notices_as_lines,
 )
 from prunekit.run.datasets import DataOrigin, DeviceDataset
 from prunekit.run.device import select_device
@@ -459,8 +459,7 @@ def run_many(
     bar = tqdm(configs, desc="runs", unit="run", disable=not progress)
     for config in bar:
         bar.set_postfix_str(f"{config.pruner}, compression {config.compression:g}")
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), notices_as_lines():  # data notices: one plain line each on stderr
             warnings.simplefilter("ignore", LayerCollapseWarning)  # collapse is in each result and its summary
-            warnings.simplefilter("ignore", DataWarning)  # the data module prints each data notice once on stderr
             results.append(run_or_load(config, progress=False, allow_fallback=allow_fallback))
     return results

@@ -39,7 +39,7 @@ import torch
 
 from prunekit.core.pruning import LayerCollapseWarning
 from prunekit.run.config import ExperimentConfig
-from prunekit.run.data import DataWarning
+from prunekit.run.data import notices_as_lines, show_notices_as_lines
 from prunekit.run.experiment import RESULT_FILE, run_dir, run_or_load
 from prunekit.run.reference_parts import FULL, PARTS, SMOKE, VGG_SETTINGS, Scale, mnist_configs, vgg16_task
 from prunekit.run.reference_tables import PartFiles, mnist_files, vgg_files
@@ -81,7 +81,7 @@ def _repo_root() -> Path:
 def _worker_init(threads: int) -> None:
     torch.set_num_threads(threads)
     warnings.simplefilter("ignore", LayerCollapseWarning)  # recorded in each result
-    warnings.simplefilter("ignore", DataWarning)  # the data module prints each notice on stderr
+    show_notices_as_lines()  # data notices: one plain line each on stderr
 
 
 def _mnist_task(config_json: str) -> tuple[bool, str]:
@@ -283,8 +283,7 @@ def run_reference(
 def _part_files(part: str, scale: Scale, work: Path, data_dir: Path, tasks: list[_Task]) -> PartFiles:
     if part == "vgg16-init":
         return vgg_files([Path(task.arguments[-1]) for task in tasks], scale)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DataWarning)
+    with notices_as_lines():
         results = [run_or_load(config) for config in mnist_configs(part, scale, work, data_dir)]
     return mnist_files(part, results, scale)
 

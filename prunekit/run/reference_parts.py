@@ -33,7 +33,7 @@ from prunekit.core.metrics import flop_summary, layer_table
 from prunekit.core.models import create_model
 from prunekit.core.pruning import LayerCollapseWarning, collapsed_layers, prune
 from prunekit.run.config import ExperimentConfig
-from prunekit.run.data import DatasetNotFoundError, DataWarning, cifar_fallback, load_dataset
+from prunekit.run.data import DatasetNotFoundError, cifar_fallback, load_dataset, notices_as_lines
 from prunekit.run.datasets import DeviceDataset
 from prunekit.run.loader import prune_loader
 
@@ -246,8 +246,7 @@ def _prune_split(data_dir: str | Path) -> DeviceDataset:
     """CIFAR-10's training split if present, else the labelled FALLBACK (MNIST padded to 3×32×32); cached."""
     key = str(data_dir)
     if key not in _PRUNE_DATA:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DataWarning)  # the data module prints its notice on stderr once
+        with notices_as_lines():
             try:
                 _PRUNE_DATA[key] = load_dataset("cifar10", train=True, data_dir=data_dir, download=False)
             except DatasetNotFoundError:
