@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 # The main job: every numbered notebook in batch (papermill, default parameters, INTERACTIVE=False),
-# saved executed under $(OUT)/notebooks, then the seed's tables and figures as a report in $(OUT)/report.
+# saved executed under $(OUT)/notebooks, then the report's tables and figures, from those runs, in $(OUT)/report.
 demo: $(STAMP)
 	$(BIN)/prunekit notebooks --out $(OUT)/notebooks
 	$(BIN)/prunekit report results/notebooks --out $(OUT)/report

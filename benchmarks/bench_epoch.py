@@ -1,10 +1,10 @@
-"""One MNIST-FC training epoch: the seed's torchvision pipeline against prunekit's.
+"""One MNIST-FC training epoch: the report's torchvision pipeline against prunekit's.
 
-(a) the seed (Synaptic-Flow's ``Utils/load.py`` + ``Utils/train.py``):
+(a) the report's pipeline (Synaptic-Flow's ``Utils/load.py`` + ``Utils/train.py``):
     ``torchvision.datasets.MNIST`` with ``Compose([ToTensor(), Normalize(...)])``,
     ``DataLoader(batch_size=64, shuffle=True, num_workers=4, pin_memory=True)``,
     default ``Adam(lr=1e-3)``, and a loop that calls ``loss.item()`` every batch.
-    The seed ran on a GPU server, where Synaptic-Flow passes its default
+    The report's runs were on a GPU server, where Synaptic-Flow passes its default
     ``--workers 4`` and ``pin_memory=True``; on a CPU-only machine the same code
     passes neither (0 workers, main-process loading). Both are measured by
     default (``--workers 4 0``); ``pin_memory`` is used only when CUDA is available.
@@ -45,7 +45,7 @@ _REPO = Path(__file__).resolve().parents[1]
 
 
 def seed_epoch(model: torch.nn.Module, root: Path, batch_size: int, workers: int) -> float:
-    """Seconds for one epoch of the seed's pipeline (dataset construction excluded, worker start-up included)."""
+    """Seconds for one epoch of the report's pipeline (dataset construction excluded, worker start-up included)."""
     transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))])
     dataset = torchvision.datasets.MNIST(str(root), train=True, download=False, transform=transform)
     loader = torch.utils.data.DataLoader(
@@ -65,7 +65,7 @@ def seed_epoch(model: torch.nn.Module, root: Path, batch_size: int, workers: int
         train_loss.backward()
         optimizer.step()
     seconds = time.perf_counter() - start
-    print(f"    seed (workers={workers}) mean train loss {total / len(loader.dataset):.4f}")
+    print(f"    report (workers={workers}) mean train loss {total / len(loader.dataset):.4f}")
     return seconds
 
 
@@ -102,9 +102,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     default_root = os.environ.get("PRUNEKIT_DATA") or str(_REPO / "data")  # full MNIST ships in data/MNIST/raw
     parser.add_argument("--data-dir", type=Path, default=Path(default_root), help="folder holding MNIST/raw/ (full MNIST)")
-    parser.add_argument("--batch", type=int, default=64, help="the seed's --train-batch-size")
+    parser.add_argument("--batch", type=int, default=64, help="the report's --train-batch-size")
     parser.add_argument(
-        "--workers", type=int, nargs="+", default=[4, 0], help="DataLoader workers of the seed pipeline, one run each"
+        "--workers", type=int, nargs="+", default=[4, 0], help="DataLoader workers of the report's pipeline, one run each"
     )
     parser.add_argument("--repeats", type=int, default=3, help="epochs each way, alternating; medians are reported")
     args = parser.parse_args()

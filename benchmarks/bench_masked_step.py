@@ -28,7 +28,7 @@ def step_time(model, optimizer, inputs, targets) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch", type=int, default=64, help="the seed's --train-batch-size")
+    parser.add_argument("--batch", type=int, default=64, help="the report's --train-batch-size")
     parser.add_argument("--steps", type=int, default=10)
     args = parser.parse_args()
     torch.manual_seed(0)

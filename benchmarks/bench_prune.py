@@ -1,6 +1,6 @@
 """Prune time of each pruner on VGG16 (CIFAR-10 shape), split into scoring and selection.
 
-SNIP and GraSP score on one batch of 100 random images (the seed's pruning set is
+SNIP and GraSP score on one batch of 100 random images (the report's pruning set is
 10 images per class). Compression 1 keeps exactly 1,471,558 of 14,715,584 weights.
 
     python benchmarks/bench_prune.py [--compression 1]

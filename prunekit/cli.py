@@ -1,4 +1,4 @@
-"""The command line: the seed's ``python main.py ...`` commands, verbatim, as ``prunekit ...``.
+"""The command line: the report's ``python main.py ...`` commands, verbatim, as ``prunekit ...``.
 
 Every flag of Synaptic-Flow's ``main.py`` that a single-shot run uses is accepted
 with its meaning; boolean options are plain switches (``--shuffle``, never
@@ -6,7 +6,7 @@ with its meaning; boolean options are plain switches (``--shuffle``, never
 
 - ``prunekit [flags]``: one single-shot run (:func:`prunekit.run.experiment.run_singleshot`);
 - ``prunekit sweep ...``: a grid of runs (:mod:`prunekit.run.sweep`);
-- ``prunekit report <folder>``: the seed's tables and figures (:mod:`prunekit.report`);
+- ``prunekit report <folder>``: the report's tables and figures (:mod:`prunekit.report`);
 - ``prunekit handout --out DIR``: the student notebooks (:mod:`prunekit.teach.handout`);
 - ``prunekit notebooks --out DIR``: every numbered notebook in batch (:mod:`prunekit.teach.batch`).
 

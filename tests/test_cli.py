@@ -1,4 +1,4 @@
-"""The command line takes the seed's commands verbatim, has plain switches, and never overwrites silently."""
+"""The command line takes the report's commands verbatim, has plain switches, and never overwrites silently."""
 
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ def test_every_synaptic_flow_flag_is_accepted() -> None:
 
 @pytest.mark.parametrize("switch", ["--shuffle", "--invert", "--reinitialize", "--prune-bias"])
 def test_switches_take_no_value(switch: str, capsys: pytest.CaptureFixture[str]) -> None:
-    """The seed parsed its booleans with ``bool()``, so ``--shuffle False`` meant True; here a value is an error."""
+    """The report's code parsed its booleans with ``bool()``, so ``--shuffle False`` meant True; here a value is an error."""
     with pytest.raises(SystemExit) as stop:
         cli.build_parser().parse_args([switch, "False"])
     assert stop.value.code == 2

@@ -175,3 +175,25 @@ def test_missing_cifar_names_the_folder_unless_a_labelled_fallback_is_allowed(tm
     assert result.origin is DataOrigin.FALLBACK and result.data.dataset == "cifar10"
     assert experiment.summary_lines(result)[0].startswith("FALLBACK DATA")
     assert experiment.load_model(experiment.run_dir(config)).layers[0].in_features == 3 * 32 * 32
+
+
+def test_a_saved_sample_run_is_made_again_once_full_mnist_is_in_place(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _config(tmp_path, data_dir=str(tmp_path / "data"))
+    (tmp_path / "data").mkdir()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataWarning)
+        first = experiment.run_or_load(config)
+        assert first.origin is DataOrigin.SAMPLE
+        assert experiment.run_or_load(config) == first  # same data: loaded, not run again
+        raw = tmp_path / "data" / "MNIST" / "raw"
+        raw.mkdir(parents=True)
+        for shipped in (Path(__file__).resolve().parents[1] / "data" / "MNIST" / "raw").glob("*.gz"):
+            (raw / shipped.name).symlink_to(shipped)
+        again = experiment.run_or_load(config)
+        assert again.origin is DataOrigin.FULL and experiment.load_result(experiment.run_dir(config)) == again
+        assert "was run on sample data; full data is here now" in capsys.readouterr().err
+        for link in raw.iterdir():
+            link.unlink()  # the full data gone again: the full run is kept, never replaced by a sample run
+        assert experiment.run_or_load(config) == again

@@ -36,7 +36,7 @@ def test_the_handout_has_every_notebook_a_readme_and_a_results_template(student:
     assert names == sorted(p.name for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
     readme = (student / "README.md").read_text()
     order = [readme.index(f"### {task}") for task in ("1.1", "1.2", "2.1", "2.2", "3 ")]
-    assert order == sorted(order), "the tasks follow the seed's order"
+    assert order == sorted(order), "the tasks follow the report's order"
     assert "prunekit sweep" in readme and "notebooks/03_snip.ipynb" in readme
     template = (student / "results_template.md").read_text()
     assert "| layers.16.conv | 9,437,184 |" in template and "## 1.2.3 FLOP ratio" in template
@@ -145,7 +145,7 @@ def test_a_check_catches_a_model_changed_in_place() -> None:
 
 
 def test_the_topk_check_insists_on_exact_counts() -> None:
-    def threshold_rule(scores, k):  # the seed's rule: keep everything >= the k-th largest score
+    def threshold_rule(scores, k):  # the report's rule: keep everything >= the k-th largest score
         flat = torch.cat([s.flatten() for s in scores.values()])
         threshold = torch.topk(flat, k).values[-1]
         return {name: (s >= threshold).float() for name, s in scores.items()}

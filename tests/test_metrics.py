@@ -1,4 +1,4 @@
-"""FLOPs and per-layer tables, checked against the seed's numbers."""
+"""FLOPs and per-layer tables, checked against the report's numbers."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from prunekit import create_model, flop_summary, layer_table, prune, weight_hist
 from prunekit.core.layers import MaskedConv2d, MaskedLinear
 from prunekit.core.metrics import COLUMNS
 
-# The seed's section 2.2 'Unpruned' column (VGG16, CIFAR-10).
+# The report's section 2.2 'Unpruned' column (VGG16, CIFAR-10).
 SEED_UNPRUNED = {
     "layers.0.conv": 1769472,
     "layers.1.conv": 37748736,

@@ -51,7 +51,7 @@ def test_all_ties_keep_exactly_k_by_position():
 
 
 def test_ties_at_the_threshold_do_not_over_prune():
-    # The seed's rule (drop everything <= threshold) would keep only 2 here.
+    # The report's rule (drop everything <= threshold) would keep only 2 here.
     scores = [torch.tensor([3.0, 1.0, 1.0, 1.0, 2.0, 0.0])]
     masks = [torch.ones(6)]
     select_topk_(scores, masks, 4)
@@ -149,7 +149,7 @@ def test_local_scope_keeps_the_density_in_every_layer(small_net):
 
 def test_invert_keeps_the_lowest_scores_without_dividing_by_zero(small_net):
     with torch.no_grad():
-        small_net.fc.weight[:, :40].zero_()  # 400 zero scores: the seed's invert divided by them
+        small_net.fc.weight[:, :40].zero_()  # 400 zero scores: the report's invert divided by them
     before = torch.cat([p.param.detach().abs().reshape(-1) for p in masked_parameters(small_net)])
     prune(small_net, "mag", density=0.75, invert=True)
     mask = torch.cat([p.mask.reshape(-1) for p in masked_parameters(small_net)]).bool()

@@ -97,7 +97,7 @@ def test_a_plugin_pruner_reaches_the_runs_of_a_sweep_and_its_report(
         frame = report.collect(tmp_path / "toy")
         assert sorted(frame.pruner) == ["depthmag", "rand"]
         table = report.table_accuracy(frame)
-        assert list(table.columns) == ["rand", "depthmag"], "built-ins first, in the seed's order"
+        assert list(table.columns) == ["rand", "depthmag"], "built-ins first, in the report's order"
         assert table.notna().all().all()
     finally:
         if "depthmag" in pruner_names():

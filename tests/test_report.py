@@ -1,4 +1,4 @@
-"""The seed's tables and figures from real (small) runs: shapes, values, labels, files and errors."""
+"""The report's tables and figures from real (small) runs: shapes, values, labels, files and errors."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def test_compression_by_pruner_tables(runs: Path) -> None:
     frame = report.collect(runs)
     flops = report.table_flop_ratio(frame)
     assert list(flops.index) == [0.5, 2.0]
-    assert list(flops.columns) == ["rand", "mag", "synflow (1 round)"], "columns in the seed's pruner order"
+    assert list(flops.columns) == ["rand", "mag", "synflow (1 round)"], "columns in the report's pruner order"
     assert pd.isna(flops.loc[2.0, "synflow (1 round)"])
     for pruner in ("rand", "mag"):
         run = frame[(frame.pruner == pruner) & (frame.compression == 0.5)].iloc[0]

@@ -19,7 +19,7 @@ import pytest
 from prunekit import cli
 from prunekit.run import executors, sweep
 from prunekit.run.experiment import load_result, run_dir
-from prunekit.run.presets import PRESETS
+from prunekit.run.presets import PRESETS, RENAMED_PRESETS, get_preset
 
 
 @pytest.fixture
@@ -55,15 +55,26 @@ def test_expand_grid_names_every_run_and_applies_overrides(tmp_path: Path) -> No
 
 
 def test_a_preset_brings_its_per_pruner_settings(tmp_path: Path) -> None:
-    preset = PRESETS["seed-sweep"]
-    configs = sweep.expand_grid(["mag", "grasp", "snip"], [1], preset="seed-sweep", result_dir=tmp_path)
+    preset = PRESETS["report-sweep"]
+    configs = sweep.expand_grid(["mag", "grasp", "snip"], [1], preset="report-sweep", result_dir=tmp_path)
     by_pruner = {c.pruner: c for c in configs}
-    assert by_pruner["mag"].pre_epochs == preset.per_pruner["mag"]["pre_epochs"] == 200, "the seed pre-trained Mag"
+    assert by_pruner["mag"].pre_epochs == preset.per_pruner["mag"]["pre_epochs"] == 200, "the report pre-trained Mag"
     assert by_pruner["grasp"].post_epochs == preset.per_pruner["grasp"]["post_epochs"] == 300, "GraSP 300 in 1.2"
     assert by_pruner["snip"].post_epochs == preset.base["post_epochs"]
     assert by_pruner["snip"].model == preset.base["model"] and by_pruner["snip"].dataset == preset.base["dataset"]
-    fixed = sweep.expand_grid(["grasp"], [1], preset="seed-sweep", result_dir=tmp_path, post_epochs=2)
+    fixed = sweep.expand_grid(["grasp"], [1], preset="report-sweep", result_dir=tmp_path, post_epochs=2)
     assert fixed[0].post_epochs == 2, "a setting given for every run wins over the preset's"
+
+
+@pytest.mark.parametrize(("old", "new"), [("seed-mnist", "report-mnist"), ("seed-cifar", "report-cifar"),
+                                          ("seed-sweep", "report-sweep")])
+def test_a_former_preset_name_names_the_new_one(old: str, new: str) -> None:
+    assert RENAMED_PRESETS[old] == new and new in PRESETS and old not in PRESETS
+    valid = ", ".join(PRESETS)
+    with pytest.raises(ValueError, match=f"^unknown preset '{old}'; it is now called '{new}'; valid presets: {valid}$"):
+        get_preset(old)
+    with pytest.raises(ValueError, match="^unknown preset 'fast'; valid presets: quick, report-mnist"):
+        get_preset("fast")
 
 
 def test_vary_adds_grid_axes_named_in_the_expids(tmp_path: Path) -> None:
@@ -82,6 +93,8 @@ def test_vary_adds_grid_axes_named_in_the_expids(tmp_path: Path) -> None:
         ({"pruners": ["rand"], "compressions": [1], "vary": {"model": []}}, "an empty grid: no values for model"),
         ({"pruners": ["snipp"], "compressions": [1]}, "unknown pruner.*'snipp'.*valid pruners: rand, mag, snip"),
         ({"pruners": ["rand"], "compressions": [1], "preset": "fast"}, "unknown preset 'fast'.*quick"),
+        ({"pruners": ["rand"], "compressions": [1], "preset": "seed-sweep"},
+         "unknown preset 'seed-sweep'; it is now called 'report-sweep'; valid presets: quick"),
         ({"pruners": ["rand"], "compressions": [1], "per_pruner": {"grasp": {"lr": 1}}}, "grasp that the grid does"),
         ({"pruners": ["rand"], "compressions": [1], "seed": 3}, "sets seed itself; use --seeds"),
         ({"pruners": ["rand"], "compressions": [1], "post_epoch": 3}, "unknown config field.*post_epoch.*post_epochs"),
@@ -139,10 +152,10 @@ def test_the_issue_example_and_the_seed_overrides_parse() -> None:
 
 def test_run_flags_given_explicitly_win_over_a_preset() -> None:
     _, configs = sweep.grid_from_args(
-        "--pruners snip --preset seed-sweep --model-class default --model fc --dataset mnist --shuffle "
+        "--pruners snip --preset report-sweep --model-class default --model fc --dataset mnist --shuffle "
         "--gpu 1 --prune-epochs 3 --vary post-epochs=1,2".split()
     )
-    assert len(configs) == 2 * len(PRESETS["seed-sweep"].compressions), "the preset's compressions"
+    assert len(configs) == 2 * len(PRESETS["report-sweep"].compressions), "the preset's compressions"
     first = configs[0]
     assert (first.model_class, first.model, first.dataset, first.shuffle) == ("default", "fc", "mnist", True)
     assert (first.device, first.rounds, first.optimizer) == ("cuda:1", 3, "adam")

@@ -231,8 +231,8 @@ def test_run_explorer_keeps_a_base_that_names_its_rounds():
 def test_pruner_settings_follow_the_preset():
     assert widgets.pruner_settings("mag", "quick") == widgets.PrunerSettings(1, None, 1)
     assert widgets.pruner_settings("snip", "quick") == widgets.PrunerSettings(0, None, 1)
-    assert widgets.pruner_settings("synflow", "seed-mnist") == widgets.PrunerSettings(0, 150, 100)
-    assert widgets.pruner_settings("rand", "seed-mnist") == widgets.PrunerSettings(0, 20, 1)
+    assert widgets.pruner_settings("synflow", "report-mnist") == widgets.PrunerSettings(0, 150, 100)
+    assert widgets.pruner_settings("rand", "report-mnist") == widgets.PrunerSettings(0, 20, 1)
     assert widgets.pruner_settings("mag") == widgets.PrunerSettings(0, None, 1)
     with pytest.raises(ValueError, match="unknown preset 'fast'"):
         widgets.pruner_settings("mag", "fast")

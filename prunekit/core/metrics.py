@@ -1,4 +1,4 @@
-"""Per-layer sizes, densities and FLOPs, counted as the seed counts them.
+"""Per-layer sizes, densities and FLOPs, counted as the report counts them.
 
 FLOPs per parameter (Synaptic-Flow's ``Utils/metrics.py``):
 
@@ -129,11 +129,11 @@ def flop_summary(table: pd.DataFrame, prunable_weights_only: bool = True) -> dic
     Args:
         table: The per-layer table.
         prunable_weights_only: Count ``params``/``kept``/``density`` over the
-            prunable weights only (the seed's convention); FLOPs always cover all rows.
+            prunable weights only (the report's convention); FLOPs always cover all rows.
 
     Returns:
         A dict with ``params``, ``kept``, ``density``, ``flops``, ``flops_remaining``
-        and ``flop_ratio`` (remaining / dense, the seed's table 1.2.3).
+        and ``flop_ratio`` (remaining / dense, the report's table 1.2.3).
 
     Example:
         >>> from prunekit.core.layers import MaskedLinear
@@ -153,38 +153,69 @@ def flop_summary(table: pd.DataFrame, prunable_weights_only: bool = True) -> dic
     }
 
 
-def weight_histograms(model: nn.Module, bins: int = 50, limit: float | None = None) -> pd.DataFrame:
-    """Histograms of each prunable layer's kept weights, as in the seed's section 2.1.
+def weight_histograms(
+    model: nn.Module, bins: int = 50, limit: float | None = None, *, per_layer: bool = True
+) -> pd.DataFrame:
+    """Histograms of each prunable layer's kept weights, as in the report's section 2.1.
 
     Frequencies are normalized by the layer's *total* weight count, so each
     layer's bars add up to its density: a heavily pruned layer is a low ridge.
 
+    By default (``per_layer=True``) each layer's ``bins`` span that layer's own kept
+    weights, ``[-m, m]`` with ``m`` its largest kept ``|w|``: a deep VGG16 layer
+    (weights of std 0.02) gets as many bins as the first one (std 0.2), so the gap
+    Mag leaves around zero shows in every layer. ``per_layer=False`` shares one
+    range across all layers (the largest kept ``|w|`` of the model, or ``limit``).
+
     Args:
         model: A model of masked layers.
-        bins: Number of bins, shared by all layers.
-        limit: Bins span ``[-limit, limit]``; by default the largest kept ``|w|``.
+        bins: Number of bins per layer.
+        limit: Bins span ``[-limit, limit]`` in every layer (implies a shared range).
+        per_layer: Each layer's own range (default); False: one range for all layers.
 
     Returns:
         A long DataFrame with columns ``module``, ``bin_left``, ``bin_right``,
-        ``frequency`` (``bins`` rows per layer, in module order).
+        ``frequency`` (``bins`` rows per layer, in module order); the edges are the
+        layer's own, so a bin's centre is ``(bin_left + bin_right) / 2``. A layer that
+        kept no weight gets bins over ``[-1, 1]`` and zero frequencies.
+
+    Raises:
+        ValueError: If ``bins`` < 1 or ``limit`` is not positive.
 
     Example:
         >>> from prunekit.core.layers import MaskedLinear
-        >>> net = nn.Sequential(MaskedLinear(10, 10))
+        >>> net = nn.Sequential(MaskedLinear(10, 10), MaskedLinear(10, 10))
+        >>> with torch.no_grad():
+        ...     _ = net[1].weight.copy_(net[0].weight / 10)  # the same weights, ten times smaller
         >>> table = weight_histograms(net, bins=4)
-        >>> round(float(table.frequency.sum()), 6)
-        1.0
+        >>> table.groupby("module").frequency.sum().round(6).tolist()
+        [1.0, 1.0]
+        >>> ranges = table.groupby("module", sort=False).bin_right.max()
+        >>> bool(abs(ranges.iloc[1] - ranges.iloc[0] / 10) < 1e-6)
+        True
+        >>> weight_histograms(net, bins=4, per_layer=False).groupby("module").bin_right.max().nunique()
+        1
     """
     from prunekit.core.layers import masked_parameters
 
+    if bins < 1:
+        raise ValueError(f"bins must be at least 1; got {bins}")
+    if limit is not None and not limit > 0:
+        raise ValueError(f"limit must be positive; got {limit}")
     layers = [(p.module_name, p.param.detach(), p.mask.detach()) for p in masked_parameters(model)]
-    if limit is None:
-        limit = max((float((w * m).abs().max()) for _, w, m in layers), default=1.0) or 1.0
-    edges = torch.linspace(-limit, limit, bins + 1)
+
+    def largest(weight: torch.Tensor, mask: torch.Tensor) -> float:
+        return float((weight * mask).abs().max()) if weight.numel() else 0.0
+
+    shared = limit
+    if shared is None and not per_layer:
+        shared = max((largest(w, m) for _, w, m in layers), default=1.0) or 1.0
     rows = []
     for name, weight, mask in layers:
-        kept = weight[mask.bool()].float().cpu()
-        counts = torch.histc(kept, bins=bins, min=-limit, max=limit) / weight.numel()
+        span = shared if shared is not None else (largest(weight, mask) or 1.0)
+        edges = torch.linspace(-span, span, bins + 1, dtype=torch.float64)
+        kept = weight[mask.bool()].double().cpu()
+        counts = torch.histc(kept, bins=bins, min=-span, max=span) / weight.numel()
         rows.extend(
             {"module": name, "bin_left": float(edges[i]), "bin_right": float(edges[i + 1]), "frequency": float(counts[i])}
             for i in range(bins)

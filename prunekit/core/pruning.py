@@ -1,6 +1,6 @@
 """From scores to masks: exact top-k selection, schedules, iterations, layer collapse.
 
-The compression exponent ``a`` (the seed's ``--compression``) sets the density,
+The compression exponent ``a`` (the report's ``--compression``) sets the density,
 the fraction of prunable weights kept: ``density = 10 ** -a``; the compression
 ratio is ``10 ** a``. prunekit keeps **exactly** ``round(density * N)`` weights:
 ties at the threshold are broken by position (earlier modules, then row-major
@@ -55,7 +55,7 @@ def _linear(density: float, step: int, steps: int) -> float:
 
 
 SCHEDULES: dict[str, Callable[[float, int, int], float]] = {"exponential": _exponential, "linear": _linear}
-"""Density after step ``k`` of ``n`` towards the final density (the seed's ``--compression-schedule``)."""
+"""Density after step ``k`` of ``n`` towards the final density (the report's ``--compression-schedule``)."""
 
 
 class LayerCollapseWarning(UserWarning):
@@ -305,7 +305,7 @@ def prune(
 
     Each of ``rounds`` rounds scores the weights still alive and keeps the
     top ones down to the round's density on the ``schedule``; the last round
-    reaches exactly ``round(density * N)`` kept. Then the seed's options apply in
+    reaches exactly ``round(density * N)`` kept. Then the report's options apply in
     its order (reinitialize, shuffle), and pruned entries are zeroed.
 
     Args:

@@ -29,11 +29,13 @@ __all__ = [
     "HATCHES",
     "LINESTYLES",
     "MARKERS",
+    "SETTING_COLORS",
     "cycle",
     "finish_figure",
     "module_order",
     "plot_layer_density",
     "plot_training_curves",
+    "setting_color",
 ]
 
 HATCHES = ("", "//", "..", "xx", "\\\\", "++", "oo", "--")
@@ -47,6 +49,44 @@ LINESTYLES = ("-", "--", ":", "-.", (0, (5, 1)), (0, (3, 1, 1, 1, 1, 1)))
 
 GRAYS = ("0.15", "0.45", "0.7", "0.3", "0.85", "0.55")
 """Fill and line grays, in label order."""
+
+SETTING_COLORS = {
+    "rand": "#E69F00",
+    "mag": "#0072B2",
+    "snip": "#009E73",
+    "grasp": "#CC79A7",
+    "synflow": "#D55E00",
+    "synflow-r1": "#56B4E9",
+}
+"""One colour per pruner (Okabe-Ito, readable with colour-blindness), the same in every figure of the kit;
+SynFlow with 1 round (the report's setting) has its own. Variants (``mag-init``, ``synflow-r100``,
+``mag (pre 20)``) take their pruner's colour (:func:`setting_color`)."""
+
+
+def setting_color(label: str, index: int = 0) -> str:
+    """The colour of a pruner or setting label, the same in every figure.
+
+    Args:
+        label: A pruner (``"snip"``), a reference setting (``"mag-init"``, ``"synflow-r1"``) or a run label
+            (``"synflow (1 round)"``, ``"mag (pre 20)"``).
+        index: The label's position, for a label that names no pruner (it gets a gray).
+
+    Returns:
+        A matplotlib colour.
+
+    Example:
+        >>> setting_color("mag-init") == setting_color("mag (pre 20)") == SETTING_COLORS["mag"]
+        True
+        >>> setting_color("synflow (1 round)") == SETTING_COLORS["synflow-r1"] != setting_color("synflow-r100")
+        True
+        >>> setting_color("unpruned", 1)
+        '0.45'
+    """
+    text = str(label)
+    base = text.split(" ")[0].split("-")[0]
+    if base == "synflow" and (text == "synflow-r1" or text.startswith("synflow (1 round")):
+        return SETTING_COLORS["synflow-r1"]
+    return SETTING_COLORS.get(base, cycle(GRAYS, index))
 
 
 def finish_figure(fig: Figure) -> Figure:
@@ -143,7 +183,7 @@ def plot_layer_density(table: pd.DataFrame, *, title: str = "Density per layer")
             positions,
             rows.density.fillna(0.0),
             width,
-            color=cycle(GRAYS, i),
+            color=setting_color(label, i),
             edgecolor="0.0",
             hatch=cycle(HATCHES, i),
             label=label or None,

@@ -43,7 +43,7 @@ __all__ = [
 ]
 
 EXPERIMENTS = ("singleshot",)
-"""Experiments this kit runs (the seed's ``--experiment``)."""
+"""Experiments this kit runs (the report's ``--experiment``)."""
 
 SEED_RANGE = (-(2**63), 2**63 - 1)
 """Seeds are 64-bit signed integers (what ``torch.manual_seed`` and the checkpoints store)."""
@@ -59,7 +59,7 @@ def dataset_names() -> tuple[str, ...]:
 
 
 def model_class_names() -> tuple[str, ...]:
-    """The model classes (the seed's ``--model-class``)."""
+    """The model classes (the report's ``--model-class``)."""
     return tuple(MODELS)
 
 

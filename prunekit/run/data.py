@@ -78,6 +78,7 @@ __all__ = [
     "dataset_spec",
     "default_data_dir",
     "load_dataset",
+    "local_origin",
     "prune_loader",
     "read_idx",
     "sample_dir",
@@ -281,6 +282,36 @@ def _missing_message(name: str, root: Path) -> str:
         f"`tar -xzf {archive} -C {root}`), or pass data_dir=/ PRUNEKIT_DATA= a folder that has it. "
         f"prunekit.run.data.cifar_fallback() gives labelled MNIST stand-ins instead"
     )
+
+
+def local_origin(name: str, data_dir: str | Path | None = None) -> DataOrigin | None:
+    """Where a run on ``name`` would get its data from now, without reading or downloading it.
+
+    Args:
+        name: ``"mnist"``, ``"cifar10"`` or ``"cifar100"``.
+        data_dir: Root folder; None = :func:`default_data_dir`.
+
+    Returns:
+        :attr:`DataOrigin.FULL` if both splits are on disk, :attr:`DataOrigin.SAMPLE` for MNIST
+        without them (the shipped sample), None for CIFAR without them (a download or the
+        FALLBACK would decide).
+
+    Raises:
+        ValueError: If ``name`` is unknown.
+
+    Example:
+        >>> local_origin("mnist", "/nonexistent-folder")
+        <DataOrigin.SAMPLE: 'sample'>
+    """
+    dataset_spec(name)
+    root = Path(data_dir) if data_dir is not None else default_data_dir()
+    if name == "mnist":
+        folder = root / "MNIST" / "raw"
+        on_disk = all(_mnist_files(folder, train) is not None for train in (True, False))
+        return DataOrigin.FULL if on_disk else DataOrigin.SAMPLE
+    folder = root / _cifar_folder(name)
+    on_disk = all((folder / file_name).is_file() for train in (True, False) for file_name in _cifar_files(name, train))
+    return DataOrigin.FULL if on_disk else None
 
 
 def load_dataset(

@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import platform
+import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -46,6 +47,7 @@ from prunekit.run.data import (
     cifar_fallback,
     dataset_spec,
     load_dataset,
+    local_origin,
     notices_as_lines,
 )
 from prunekit.run.datasets import DataOrigin, DeviceDataset
@@ -210,7 +212,7 @@ def run_singleshot(
 ) -> RunResult:
     """Runs one single-shot experiment: ``pre_epochs`` of training, pruning, ``post_epochs`` of training.
 
-    Like the seed, one optimizer and one learning-rate schedule serve both
+    Like the report's code, one optimizer and one learning-rate schedule serve both
     training phases. After every epoch, and after pruning, a checkpoint is written;
     started again with the same configuration, the run resumes from the last one
     and ends with the result an uninterrupted run would have had. A corrupt checkpoint
@@ -421,6 +423,10 @@ def run_or_load(config: ExperimentConfig, *, progress: bool = False, allow_fallb
     Returns:
         The :class:`RunResult`.
 
+    A saved run is used only if it was made on the data the configuration would read now:
+    a run on the shipped sample (or on another CIFAR-10 folder's FALLBACK) is made again
+    once the full dataset is in place, replacing the old one.
+
     Raises:
         RunExistsError: If the run's folder holds a finished run of another configuration.
 
@@ -433,7 +439,12 @@ def run_or_load(config: ExperimentConfig, *, progress: bool = False, allow_fallb
         changed = config_differences(result.config, config)
         if changed:
             raise RunExistsError(f"{folder} holds a run of another configuration ({'; '.join(changed)})")
-        return result
+        now = local_origin(config.dataset, config.data_dir)
+        if now is not DataOrigin.FULL or result.data.origin is DataOrigin.FULL:
+            return result  # a full-data run is never replaced by one on less
+        print(f"prunekit: {folder} was run on {result.data.origin.value} data; {now.value} data is here now, "
+              "so it runs again", file=sys.stderr, flush=True)
+        return run_singleshot(config, progress=progress, overwrite=True, allow_fallback=allow_fallback)
     return run_singleshot(config, progress=progress, allow_fallback=allow_fallback)
 
 

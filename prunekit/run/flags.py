@@ -22,9 +22,9 @@ from typing import Any
 
 from prunekit.run.config import ExperimentConfig
 
-__all__ = ["SEED_ONLY_FLAGS", "add_run_flags", "given_fields"]
+__all__ = ["REPORT_ONLY_FLAGS", "add_run_flags", "given_fields"]
 
-SEED_ONLY_FLAGS = ("gpu", "no_cuda", "workers")
+REPORT_ONLY_FLAGS = ("gpu", "no_cuda", "workers")
 """Flags of Synaptic-Flow's main.py that are no config field (``--gpu``, ``--no-cuda``, ``--workers``)."""
 
 
@@ -37,7 +37,7 @@ def _optional(kind: type) -> Any:
 
 
 def add_run_flags(parser: argparse.ArgumentParser) -> None:
-    """Adds one flag per config field, grouped as in ``prunekit --help``, and the seed's device flags.
+    """Adds one flag per config field, grouped as in ``prunekit --help``, and the report's device flags.
 
     Args:
         parser: The parser to extend.
@@ -65,15 +65,15 @@ def add_run_flags(parser: argparse.ArgumentParser) -> None:
             options["choices"] = list(flag.choices())
         group.add_argument(*names, **options)
     run = groups.get("the run") or parser.add_argument_group("the run")
-    run.add_argument("--gpu", type=int, default=argparse.SUPPRESS, help="the seed's GPU index: same as --device cuda:N")
+    run.add_argument("--gpu", type=int, default=argparse.SUPPRESS, help="the report's GPU index: same as --device cuda:N")
     run.add_argument("--no-cuda", action="store_true", default=argparse.SUPPRESS,
-                     help="the seed's switch: same as --device cpu")
+                     help="the report's switch: same as --device cpu")
     run.add_argument("--workers", type=int, default=argparse.SUPPRESS,
-                     help="accepted for the seed's commands; unused (batches are built on the device)")
+                     help="accepted for the report's commands; unused (batches are built on the device)")
 
 
 def given_fields(args: argparse.Namespace) -> dict[str, Any]:
-    """The config fields given on the command line (and only those), the seed's device flags mapped to ``device``.
+    """The config fields given on the command line (and only those), the report's device flags mapped to ``device``.
 
     Args:
         args: Parsed by a parser extended with :func:`add_run_flags`.

@@ -195,7 +195,7 @@ def expand_grid(
         compressions: Compression exponents.
         result_dir: The sweep's folder (runs go to ``<result_dir>/singleshot/<expid>``).
         seeds: Seeds; each grid point runs once per seed.
-        preset: A preset whose base and per-pruner settings come first (e.g. ``seed-sweep``).
+        preset: A preset whose base and per-pruner settings come first (e.g. ``report-sweep``).
         per_pruner: Pruner → fields set on that pruner's runs only (e.g. ``{"grasp": {"post_epochs": 300}}``).
         vary: More grid axes: field → its values (e.g. ``{"model": ["fc", "conv"]}``).
         **fields: Fields set on every run (e.g. ``post_epochs=1``).
@@ -209,7 +209,7 @@ def expand_grid(
             a field set twice, or a value a configuration rejects; the message names the valid choices.
 
     Example:
-        >>> configs = expand_grid(["mag", "grasp"], [1], result_dir="s", preset="seed-sweep")
+        >>> configs = expand_grid(["mag", "grasp"], [1], result_dir="s", preset="report-sweep")
         >>> [(c.pruner, c.pre_epochs, c.post_epochs) for c in configs]
         [('mag', 200, 100), ('grasp', 0, 300)]
     """

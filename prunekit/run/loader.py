@@ -215,7 +215,7 @@ def prune_loader(dataset: DeviceDataset, ratio: int, batch_size: int, seed: int)
     Args:
         dataset: The training split.
         ratio: Images per class, on average.
-        batch_size: The pruning batch size (the seed's ``--prune-batch-size``).
+        batch_size: The pruning batch size (the report's ``--prune-batch-size``).
         seed: Chooses the subset and the order.
 
     Returns:

@@ -1,14 +1,14 @@
-"""Named settings: the seed's exact runs, and quick ones that fit a laptop CPU.
+"""Named settings: the report's exact runs, and quick ones that fit a laptop CPU.
 
-A preset is a base configuration plus per-pruner overrides (the seed trained
+A preset is a base configuration plus per-pruner overrides (the report trained
 GraSP longer and pre-trained Mag). Notebooks take a ``PRESET`` parameter; sweeps
 take ``--preset``.
 
 Example:
-    >>> config = preset_config("seed-mnist", "mag")
+    >>> config = preset_config("report-mnist", "mag")
     >>> config.pre_epochs, config.post_epochs
     (20, 10)
-    >>> preset_config("seed-cifar", "grasp").post_epochs
+    >>> preset_config("report-cifar", "grasp").post_epochs
     400
 """
 
@@ -22,10 +22,12 @@ from collections.abc import Sequence
 from prunekit.run.config import ExperimentConfig
 from prunekit.core.scorers import SCORERS
 
-__all__ = ["PRESETS", "SEED_COMPRESSIONS", "Preset", "get_preset", "grid_configs", "preset_config"]
+__all__ = [
+    "PRESETS", "RENAMED_PRESETS", "REPORT_COMPRESSIONS", "Preset", "get_preset", "grid_configs", "preset_config",
+]
 
-SEED_COMPRESSIONS = (0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
-"""The compression exponents of the seed's section 1.2."""
+REPORT_COMPRESSIONS = (0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
+"""The compression exponents of the report's section 1.2."""
 
 
 def _frozen(mapping: dict[str, Any]) -> MappingProxyType:
@@ -49,7 +51,7 @@ class Preset:
     description: str
     base: MappingProxyType = field(default_factory=lambda: _frozen({}))
     per_pruner: MappingProxyType = field(default_factory=lambda: _frozen({}))
-    compressions: tuple[float, ...] = SEED_COMPRESSIONS
+    compressions: tuple[float, ...] = REPORT_COMPRESSIONS
     needs_gpu: bool = False
 
     def config(self, pruner: str, **overrides: Any) -> ExperimentConfig:
@@ -70,9 +72,9 @@ PRESETS: dict[str, Preset] = {
         _frozen({**_MNIST, "post_epochs": 2}),
         _frozen({"mag": {"pre_epochs": 1}}),
     ),
-    "seed-mnist": Preset(
-        "seed-mnist",
-        "the seed's MNIST runs (section 1.1): FC, compression 1",
+    "report-mnist": Preset(
+        "report-mnist",
+        "the report's MNIST runs (section 1.1): FC, compression 1",
         _frozen({**_MNIST, "post_epochs": 20}),
         _frozen(
             {
@@ -83,16 +85,16 @@ PRESETS: dict[str, Preset] = {
             }
         ),
     ),
-    "seed-cifar": Preset(
-        "seed-cifar",
-        "the seed's CIFAR-10 runs (section 1.1): VGG16, 100 post-training epochs, GraSP 400, Mag pre-trained 200",
+    "report-cifar": Preset(
+        "report-cifar",
+        "the report's CIFAR-10 runs (section 1.1): VGG16, 100 post-training epochs, GraSP 400, Mag pre-trained 200",
         _frozen({**_CIFAR, "post_epochs": 100}),
         _frozen({"mag": {"pre_epochs": 200}, "grasp": {"post_epochs": 400}}),
         needs_gpu=True,
     ),
-    "seed-sweep": Preset(
-        "seed-sweep",
-        "the seed's compression sweep (section 1.2): VGG16 on CIFAR-10, 100 post-training epochs, GraSP 300",
+    "report-sweep": Preset(
+        "report-sweep",
+        "the report's compression sweep (section 1.2): VGG16 on CIFAR-10, 100 post-training epochs, GraSP 300",
         _frozen({**_CIFAR, "post_epochs": 100}),
         _frozen({"mag": {"pre_epochs": 200}, "grasp": {"post_epochs": 300}}),
         needs_gpu=True,
@@ -100,18 +102,36 @@ PRESETS: dict[str, Preset] = {
 }
 
 
+RENAMED_PRESETS: MappingProxyType = _frozen(
+    {"seed-mnist": "report-mnist", "seed-cifar": "report-cifar", "seed-sweep": "report-sweep"}
+)
+"""Former preset names and their current ones, named in the error for an old name."""
+
+
 def get_preset(name: str) -> Preset:
     """Looks a preset up by name.
 
+    Args:
+        name: A name from :data:`PRESETS`.
+
+    Returns:
+        The preset.
+
     Raises:
-        ValueError: If the name is unknown; the message lists the valid names.
+        ValueError: If the name is unknown; the message lists the valid names and, for a
+            former name (:data:`RENAMED_PRESETS`), names the current one.
 
     Example:
         >>> get_preset("quick").needs_gpu
         False
+        >>> get_preset("seed-mnist")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: unknown preset 'seed-mnist'; it is now called 'report-mnist'; valid presets: quick, report-mnist, ...
     """
     if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}; valid presets: {', '.join(PRESETS)}")
+        hint = f"; it is now called {RENAMED_PRESETS[name]!r}" if name in RENAMED_PRESETS else ""
+        raise ValueError(f"unknown preset {name!r}{hint}; valid presets: {', '.join(PRESETS)}")
     return PRESETS[name]
 
 

@@ -105,7 +105,7 @@ class DataInfo:
 
 @dataclass(frozen=True)
 class Timing:
-    """Inference time over the test set (the seed's "testing time").
+    """Inference time over the test set (the report's "testing time").
 
     Attributes:
         median_s: Median seconds of one pass.
@@ -146,7 +146,7 @@ class FlopCount:
 
     @property
     def ratio(self) -> float:
-        """``remaining / total`` (the seed's FLOP ratio)."""
+        """``remaining / total`` (the report's FLOP ratio)."""
         return self.remaining / self.total if self.total else 0.0
 
 
@@ -211,7 +211,7 @@ class LayerRow:
 
 @dataclass(frozen=True)
 class WeightHistograms:
-    """Histograms of each prunable layer's kept weights after training (the seed's section 2.1), by column.
+    """Histograms of each prunable layer's kept weights after training (the report's section 2.1), by column.
 
     Attributes:
         module, bin_left, bin_right, frequency: One entry per bin; ``frequency`` is normalized

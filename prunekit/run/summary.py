@@ -36,7 +36,7 @@ def divergence_line(result: RunResult) -> str:
 
 
 def summary_lines(result: RunResult) -> list[str]:
-    """The end-of-run summary, as the seed printed it: accuracies, parameter and FLOP ratios, test time, collapse.
+    """The end-of-run summary, as the report's code printed it: accuracies, parameter and FLOP ratios, test time, collapse.
 
     A run on the shipped sample or on fallback data starts with a line that says so
     (from ``result.data.origin``); a network left without any input-output path though

@@ -352,7 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="compression exponents a (density 10^-a); default: the --preset's")
     grid.add_argument("--seeds", nargs="+", type=int, default=[1], help="seeds; each grid point runs once per seed")
     grid.add_argument("--preset", choices=list(PRESETS), default=None,
-                      help="start every run from a preset's settings, per-pruner ones included (e.g. seed-sweep)")
+                      help="start every run from a preset's settings, per-pruner ones included (e.g. report-sweep)")
     grid.add_argument("--override", action="append", default=[], metavar="PRUNER:FIELD=VALUE",
                       help="a setting for one pruner's runs, e.g. grasp:post_epochs=300 (repeatable)")
     grid.add_argument("--vary", action="append", default=[], metavar="FIELD=V1,V2",

@@ -111,7 +111,7 @@ def seed_everything(seed: int) -> None:
 
 
 def make_optimizer(name: str, params: Iterable[Any], lr: float, weight_decay: float = 0.0) -> torch.optim.Optimizer:
-    """Builds one of :data:`OPTIMIZERS` (the seed's ``--optimizer``).
+    """Builds one of :data:`OPTIMIZERS` (the report's ``--optimizer``).
 
     Uses the fused implementation when the class and the parameters' device
     support it (Adam and SGD on CPU and CUDA), else the multi-tensor ``foreach`` one.
@@ -154,8 +154,8 @@ def make_scheduler(optimizer: torch.optim.Optimizer, lr_drops: Sequence[int] = (
 
     Args:
         optimizer: The optimizer.
-        lr_drops: Epochs (the seed's ``--lr-drops``); empty = constant rate.
-        lr_drop_rate: The factor (the seed's ``--lr-drop-rate``).
+        lr_drops: Epochs (the report's ``--lr-drops``); empty = constant rate.
+        lr_drop_rate: The factor (the report's ``--lr-drop-rate``).
 
     Returns:
         A ``MultiStepLR``; call ``step()`` once per epoch.
@@ -450,7 +450,7 @@ def _non_finite(model: nn.Module, train_loss: float) -> str:
 
 
 def measure_inference_time(model: nn.Module, loader: Batches, repeats: int = 5, warmup: int = 1) -> dict[str, Any]:
-    """Times full inference passes over ``loader`` (the seed's "testing time").
+    """Times full inference passes over ``loader`` (the report's "testing time").
 
     One measurement is one pass over the whole loader (batching included), in
     eval mode under ``torch.inference_mode``; ``warmup`` untimed passes come first.

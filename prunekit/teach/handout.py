@@ -11,8 +11,8 @@
   its ``(check)`` cell is a locked, graded test cell), as the instructor's notebooks carry it,
   so an nbgrader course can import either;
 
-and writes a student ``README.md`` (the assignment's tasks in the seed's order and the
-commands for each) and ``results_template.md`` (the seed's tables, empty). The output
+and writes a student ``README.md`` (the assignment's tasks in the report's order and the
+commands for each) and ``results_template.md`` (the report's tables, empty). The output
 is deterministic: generating twice gives byte-identical files.
 
 Example:

@@ -74,7 +74,7 @@ def classifier(in_features: int, num_classes: int, dense_classifier: bool = Fals
     Args:
         in_features: Features entering the classifier.
         num_classes: Number of outputs.
-        dense_classifier: Build a plain ``nn.Linear``, which no pruner touches (the seed's ``--dense-classifier``).
+        dense_classifier: Build a plain ``nn.Linear``, which no pruner touches (the report's ``--dense-classifier``).
 
     Returns:
         The layer.

@@ -24,8 +24,8 @@ class FC(PrunableModel):
         input_shape: Shape of one input, e.g. ``(1, 28, 28)``.
         num_classes: Number of outputs.
         dense_classifier: Keep the classifier dense (a plain ``nn.Linear``).
-        depth: Number of linear layers, classifier included (the seed's L=6).
-        width: Hidden units (the seed's N=100).
+        depth: Number of linear layers, classifier included (the report's L=6).
+        width: Hidden units (the report's N=100).
 
     Example:
         >>> net = FC((1, 28, 28), 10)
@@ -63,8 +63,8 @@ class Conv(PrunableModel):
         input_shape: Shape of one input, e.g. ``(3, 32, 32)``.
         num_classes: Number of outputs.
         dense_classifier: Keep the classifier dense.
-        depth: Number of layers, classifier included (the seed's L=3).
-        width: Channels (the seed's N=32).
+        depth: Number of layers, classifier included (the report's L=3).
+        width: Channels (the report's N=32).
 
     Example:
         >>> Conv((1, 28, 28), 10)(torch.zeros(2, 1, 28, 28)).shape

@@ -1,4 +1,4 @@
-"""The model registry, keyed like the seed's ``--model-class`` and ``--model`` flags.
+"""The model registry, keyed like the report's ``--model-class`` and ``--model`` flags.
 
 Example:
     >>> sorted(MODELS["default"])
@@ -53,11 +53,11 @@ def create_model(
     """Builds a model from the registry, with all masks set to one.
 
     Args:
-        model_class: ``"default"`` or ``"lottery"`` (the seed's ``--model-class``).
-        name: A model of that class (the seed's ``--model``), e.g. ``"fc"`` or ``"vgg16"``.
+        model_class: ``"default"`` or ``"lottery"`` (the report's ``--model-class``).
+        name: A model of that class (the report's ``--model``), e.g. ``"fc"`` or ``"vgg16"``.
         input_shape: Shape of one input, e.g. ``(1, 28, 28)``.
         num_classes: Number of outputs.
-        dense_classifier: Keep the classifier dense (the seed's ``--dense-classifier``).
+        dense_classifier: Keep the classifier dense (the report's ``--dense-classifier``).
         device: Where to put the model; the masks follow their parameters.
 
     Returns:

@@ -1,7 +1,7 @@
 """The ``lottery`` VGG family (OpenLTH's CIFAR VGG, as in Synaptic-Flow's ``lottery_vgg``).
 
 Plans of 3×3 convolutions and 2×2 max pools, then 2×2 average pooling and one
-classifier ``fc`` (512→classes). Module names match the seed's tables: the
+classifier ``fc`` (512→classes). Module names match the report's tables: the
 convolutions of VGG16 are ``layers.0.conv``, ``layers.1.conv``, ``layers.3.conv``
 … ``layers.16.conv`` (pools take the missing indices) and the classifier is ``fc``.
 Weights use Kaiming-normal initialization, biases start at zero.

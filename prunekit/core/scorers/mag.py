@@ -2,7 +2,7 @@
 
 Score: :math:`S(\\theta) = |\\theta|`. At initialization this favours layers with
 small fan-in (their weights are drawn larger), so the 784-input first layer of the
-MNIST FC net is pruned hardest; trained first (the seed's ``--pre-epochs``), it is
+MNIST FC net is pruned hardest; trained first (the report's ``--pre-epochs``), it is
 the classic magnitude pruning of Han et al., "Learning both weights and connections
 for efficient neural networks", NeurIPS 2015.
 

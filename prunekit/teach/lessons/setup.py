@@ -94,7 +94,7 @@ def majority_share(dataset: DeviceDataset) -> float:
 
     A network whose output no longer depends on its input (layer collapse) can
     at best learn this; on the full MNIST test set it is 11.35 % (digit 1), the
-    seed's SynFlow result.
+    report's SynFlow result.
 
     Args:
         dataset: A split (usually the test split).
@@ -114,7 +114,7 @@ def majority_share(dataset: DeviceDataset) -> float:
 
 
 def pretrain_copy(lesson: Lesson, epochs: int, *, progress: bool = False) -> nn.Module:
-    """Trains a deep copy of the lesson's model for ``epochs`` epochs (the seed's ``--pre-epochs``).
+    """Trains a deep copy of the lesson's model for ``epochs`` epochs (the report's ``--pre-epochs``).
 
     Uses the lesson's optimizer, learning rate, weight decay and training batch
     size; batches are shuffled with a generator seeded by ``config.seed``, so the

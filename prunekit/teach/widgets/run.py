@@ -61,7 +61,7 @@ def pruner_settings(pruner: str, preset: str | None = None) -> PrunerSettings:
     """The pruner-dependent settings of ``pruner``: its default rounds, and its preset's epochs.
 
     A preset trains some pruners differently (``quick`` pre-trains Mag for one epoch;
-    ``seed-mnist`` trains SynFlow for 150 epochs): choosing a pruner takes its own settings,
+    ``report-mnist`` trains SynFlow for 150 epochs): choosing a pruner takes its own settings,
     never those of the pruner chosen before. Without a preset, no pruner is pre-trained.
 
     Args:
@@ -78,7 +78,7 @@ def pruner_settings(pruner: str, preset: str | None = None) -> PrunerSettings:
     Example:
         >>> pruner_settings("mag", "quick")
         PrunerSettings(pre_epochs=1, post_epochs=None, rounds=1)
-        >>> pruner_settings("synflow", "seed-mnist")
+        >>> pruner_settings("synflow", "report-mnist")
         PrunerSettings(pre_epochs=0, post_epochs=150, rounds=100)
     """
     rounds = get_scorer(pruner).default_rounds
