@@ -237,8 +237,9 @@ def run_reference(
     written: dict[str, list[Path]] = {}
     done = 0
     context = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context, initializer=_worker_init,
-                                                initargs=(machine.threads,)) as pool:
+    pool = concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context, initializer=_worker_init,
+                                                  initargs=(machine.threads,))
+    try:
         futures = {}
         for part in parts:
             for task in tasks[part]:
@@ -274,6 +275,13 @@ def run_reference(
                 log(f"{task.part}: wrote {', '.join(str(p) for p in written[task.part])}")
                 if after_part is not None:
                     after_part(task.part, written[task.part])
+    except KeyboardInterrupt:
+        # A worker catches the interrupt of its own run and would take the next task: cancel them all.
+        pool.shutdown(wait=False, cancel_futures=True)
+        log(f"reference: interrupted after {done}/{total} tasks; finished runs are kept in {work} "
+            "and the same command resumes from them")
+        raise
+    pool.shutdown()
     errors = [line for lines in failed.values() for line in lines]
     if errors:
         raise RuntimeError(f"{len(errors)} reference task(s) failed (start again to retry them): " + "; ".join(errors))

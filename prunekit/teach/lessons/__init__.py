@@ -10,6 +10,7 @@ figures are in :mod:`prunekit.teach.plots_lessons`.
 - :mod:`~prunekit.teach.lessons.masks`: kept weights per layer, pruned copies, rounds, the fan-in effect.
 - :mod:`~prunekit.teach.lessons.flow`: input connections, paths, Rand's collapse, SynFlow's conservation.
 - :mod:`~prunekit.teach.lessons.runs`: finished runs' histories and summary table.
+- :mod:`~prunekit.teach.lessons.versus`: a notebook's runs beside the reference set's means.
 
 Example:
     >>> from prunekit.teach import lessons
@@ -46,6 +47,7 @@ from prunekit.teach.lessons.scores import (
     threshold_table,
 )
 from prunekit.teach.lessons.setup import FALLBACK_TAG, Lesson, lesson_setup, majority_share, pretrain_copy
+from prunekit.teach.lessons.versus import reference_setting, versus_reference, worst_gap
 from prunekit.teach.lessons.tiny import (
     TINY_INPUT,
     TINY_TARGET,
@@ -66,29 +68,32 @@ __all__ = [
     "collapse_rates",
     "compare_iterations",
     "fan_in_table",
+    "flow_conservation",
     "global_threshold",
-    "histories",
     "gradient_norm",
     "gradient_norms",
-    "flow_conservation",
+    "histories",
     "input_connections",
     "input_output_paths",
     "kept_comparison",
-    "lesson_setup",
-    "majority_share",
     "layer_kept",
     "layer_scores",
+    "lesson_setup",
+    "majority_share",
     "pretrain_copy",
     "prune_copy",
     "prune_each",
     "rand_collapse",
-    "run_table",
+    "reference_setting",
     "removal_effects",
+    "run_table",
     "score_frame",
     "score_histograms",
     "score_summary",
     "threshold_table",
     "tiny_network",
     "tiny_scores",
+    "versus_reference",
     "weight_histogram",
+    "worst_gap",
 ]
