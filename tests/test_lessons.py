@@ -485,3 +485,18 @@ def test_plotting_modules_do_no_analysis():
         imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
         imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
         assert not {m for m in imported if m and m.startswith("prunekit") and "shared_figures" not in m}, module
+
+
+def test_all_weights_of_a_layer_come_from_the_unpruned_network() -> None:
+    torch.manual_seed(0)
+    net = prunekit.create_model("default", "fc", (1, 28, 28), 10)
+    models, _ = lessons.prune_each(net, ["mag", "rand"], 1.0)
+    table = lessons.weight_histogram(models, "layers.0", bins=20, dense=net)
+    dense = net.layers[0].weight.detach().reshape(-1).double().numpy()
+    edges = np.append(table[table.label == "all weights"].left.to_numpy(),
+                      table[table.label == "all weights"].right.iloc[-1])
+    assert table[table.label == "all weights"]["count"].tolist() == np.histogram(dense, bins=edges)[0].tolist()
+    assert table.groupby("label", sort=False)["count"].sum().to_dict() == {
+        "all weights": dense.size, "mag": int(models["mag"].layers[0].weight_mask.sum()),
+        "rand": int(models["rand"].layers[0].weight_mask.sum())}
+    assert "all weights" not in set(lessons.weight_histogram(models, "layers.0", bins=20).label)

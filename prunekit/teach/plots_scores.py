@@ -97,8 +97,9 @@ def plot_weight_histogram(table: pd.DataFrame, *, title: str = "Weights of one l
 
     Example:
         >>> from prunekit.teach import lessons
-        >>> models, _ = lessons.prune_each(lessons.tiny_network(), ["mag"], 0.5)
-        >>> fig = plot_weight_histogram(lessons.weight_histogram(models, "0", bins=3))
+        >>> net = lessons.tiny_network()
+        >>> models, _ = lessons.prune_each(net, ["mag"], 0.5)
+        >>> fig = plot_weight_histogram(lessons.weight_histogram(models, "0", bins=3, dense=net))
         >>> [patch.get_label() for patch in fig.axes[0].patches]
         ['all weights', 'mag']
     """

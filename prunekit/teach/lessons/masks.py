@@ -230,20 +230,26 @@ def prune_each(
     return models, reports
 
 
-def weight_histogram(models: Mapping[str, nn.Module], module: str, bins: int = 40) -> pd.DataFrame:
+def weight_histogram(
+    models: Mapping[str, nn.Module], module: str, bins: int = 40, dense: nn.Module | None = None
+) -> pd.DataFrame:
     """Histogram of one layer's weights: all of them, and those each pruned model keeps.
 
     The models are pruned copies of one network (e.g. :func:`prune_each`'s), so their
-    weights are the same and only their masks differ.
+    kept weights are the network's and only their masks differ. A pruned copy holds zeros
+    where it pruned, so "all weights" comes from ``dense``, the unpruned network.
 
     Args:
         models: Label → pruned model.
         module: The layer's module name (e.g. ``"layers.0"``).
         bins: The number of bins, shared by every label.
+        dense: The unpruned network the copies were made from; None leaves the
+            "all weights" row out.
 
     Returns:
-        Rows ``label``, ``left``, ``right``, ``count``: first label ``"all weights"``,
-        then one label per model (its kept weights).
+        Rows ``label``, ``left``, ``right``, ``count``: first label ``"all weights"`` (if
+        ``dense`` is given), then one label per model (its kept weights). The bins span the
+        layer's weights (all of them, or those any model keeps).
 
     Raises:
         ValueError: If ``models`` is empty, ``bins < 1``, or no model has a prunable layer ``module``
@@ -251,9 +257,13 @@ def weight_histogram(models: Mapping[str, nn.Module], module: str, bins: int = 4
 
     Example:
         >>> from prunekit.teach.lessons.tiny import tiny_network
-        >>> models, _ = prune_each(tiny_network(), ["mag"], 0.5)
-        >>> weight_histogram(models, "0", bins=2).groupby("label", sort=False)["count"].sum().to_dict()
+        >>> net = tiny_network()
+        >>> models, _ = prune_each(net, ["mag"], 0.5)
+        >>> table = weight_histogram(models, "0", bins=2, dense=net)
+        >>> table.groupby("label", sort=False)["count"].sum().to_dict()
         {'all weights': 6, 'mag': 2}
+        >>> table[table.label == "all weights"]["count"].tolist()  # the six weights; no zeros added by pruning
+        [2, 4]
     """
     if not models:
         raise ValueError("weight_histogram needs at least one labelled model")
@@ -262,14 +272,19 @@ def weight_histogram(models: Mapping[str, nn.Module], module: str, bins: int = 4
     layers = [{p.module_name: p for p in masked_parameters(model)} for model in models.values()]
     if module not in layers[0]:
         raise ValueError(f"unknown layer {module!r}; valid layers: {', '.join(layers[0])}")
-    weights = layers[0][module].param.detach().reshape(-1).double().cpu().numpy()
-    low, high = float(weights.min()), float(weights.max())
-    edges = np.linspace(low, high if high > low else low + 1.0, bins + 1)
-    rows = [("all weights", np.histogram(weights, bins=edges)[0])]
-    for label, layer in zip(models, layers):
+    kept_weights = []
+    for layer in layers:
         p = layer[module]
-        kept = p.param.detach().reshape(-1).double().cpu().numpy()[p.mask.reshape(-1).bool().cpu().numpy()]
-        rows.append((label, np.histogram(kept, bins=edges)[0]))
+        kept_weights.append(p.param.detach().reshape(-1).double().cpu().numpy()[p.mask.reshape(-1).bool().cpu().numpy()])
+    rows_in = []
+    if dense is not None:
+        unpruned = {p.module_name: p for p in masked_parameters(dense)}
+        rows_in.append(("all weights", unpruned[module].param.detach().reshape(-1).double().cpu().numpy()))
+    rows_in += list(zip(models, kept_weights))
+    spread = np.concatenate([values for _, values in rows_in]) if any(len(v) for _, v in rows_in) else np.zeros(1)
+    low, high = float(spread.min()), float(spread.max())
+    edges = np.linspace(low, high if high > low else low + 1.0, bins + 1)
+    rows = [(label, np.histogram(values, bins=edges)[0]) for label, values in rows_in]
     return pd.concat(
         [pd.DataFrame({"label": label, "left": edges[:-1], "right": edges[1:], "count": counts})
          for label, counts in rows],

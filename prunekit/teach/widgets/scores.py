@@ -197,7 +197,7 @@ class CompareExplorer(Explorer):
         if self.models is None:
             return
         module = self.layer.value
-        self.weights = lessons.weight_histogram(self.models, module, self.bins)
+        self.weights = lessons.weight_histogram(self.models, module, self.bins, dense=self.model)
         self.weight_figure = plots_scores.plot_weight_histogram(
             self.weights,
             title=f"Weights of {module}: all, and those {' and '.join(self.models)} keep "
