@@ -299,14 +299,30 @@ def test_measure_inference_time() -> None:
     loader = CountingLoader([(torch.randn(8, 4), torch.zeros(8))] * 3)
     timing = measure_inference_time(model, loader, repeats=4, warmup=2)
     assert loader.passes == 6 and not model.training
-    assert set(timing) == {"median_s", "min_s", "max_s", "iqr_s", "repeats", "times_s"}
+    assert set(timing) == {"median_s", "min_s", "max_s", "iqr_s", "repeats", "times_s", "threads", "load"}
     assert timing["repeats"] == 4 and len(timing["times_s"]) == 4
+    assert timing["threads"] == 1 and timing["load"] >= 0
     assert 0 < timing["min_s"] <= timing["median_s"] <= timing["max_s"]
     assert 0 <= timing["iqr_s"] <= timing["max_s"] - timing["min_s"]
     single = measure_inference_time(model, loader, repeats=1, warmup=0)
     assert single["iqr_s"] == 0 and single["median_s"] == single["times_s"][0]
     with pytest.raises(ValueError, match="repeats"):
         measure_inference_time(model, loader, repeats=0)
+    with pytest.raises(ValueError, match="threads=0"):
+        measure_inference_time(model, loader, threads=0)
+
+
+def test_timing_fixes_the_thread_count_and_restores_it() -> None:
+    seen = []
+
+    class Probe(nn.Module):
+        def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+            seen.append(torch.get_num_threads())
+            return inputs
+
+    before = torch.get_num_threads()
+    timing = measure_inference_time(Probe(), [(torch.zeros(2, 2), torch.zeros(2))], repeats=2, threads=1)
+    assert seen == [1, 1, 1] and timing["threads"] == 1 and torch.get_num_threads() == before
 
 
 def test_seed_everything_seeds_torch_random_and_numpy() -> None:

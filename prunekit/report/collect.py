@@ -31,7 +31,7 @@ class SkippedResultWarning(UserWarning):
 
 COLUMNS = [
     "run_dir", "expid", "label", "pruner", "compression", "density", "dataset", "model_class", "model", "pre_epochs",
-    "post_epochs", "rounds", "seed", "top1", "top5", "test_time_s", "test_time_iqr_s", "params_total",
+    "post_epochs", "rounds", "seed", "top1", "top5", "test_time_s", "test_time_iqr_s", "test_time_threads", "test_time_load", "params_total",
     "params_kept", "flops_total", "flops_remaining", "flop_ratio", "collapsed_layers", "disconnected", "origin",
     "status",
 ]
@@ -136,6 +136,8 @@ def collect(folder: str | Path, *, allow_empty: bool = False) -> pd.DataFrame:
                 "top5": math.nan if result.diverged else result.top5,
                 "test_time_s": result.test_time_s,
                 "test_time_iqr_s": result.timing.iqr_s,
+                "test_time_threads": result.timing.threads,
+                "test_time_load": result.timing.load,
                 "params_total": params.total,
                 "params_kept": params.kept,
                 "flops_total": flops.total,

@@ -336,7 +336,7 @@ def run_singleshot(
         post_history=_epochs(post_history),
         timing=Timing(
             median_s=timing["median_s"], min_s=timing["min_s"], max_s=timing["max_s"], iqr_s=timing["iqr_s"],
-            repeats=timing["repeats"], times_s=tuple(timing["times_s"]),
+            repeats=timing["repeats"], times_s=tuple(timing["times_s"]), threads=timing["threads"], load=timing["load"],
         ),
         params=ParamCount(total=int(totals["params"]), kept=int(totals["kept"])),
         flops=FlopCount(total=int(totals["flops"]), remaining=int(totals["flops_remaining"])),

@@ -114,6 +114,9 @@ class Timing:
         iqr_s: Interquartile range of the passes (0 with fewer than 2).
         repeats: Passes timed (after a warm-up).
         times_s: Every timed pass.
+        threads: CPU threads torch used while timing (fixed for the passes); 0 = not recorded (older files).
+        load: The machine's 1-minute load average when timing began (None: not recorded or not available);
+            a load above the number of cores means other work competed for them.
     """
 
     median_s: float
@@ -122,6 +125,8 @@ class Timing:
     iqr_s: float
     repeats: int
     times_s: tuple[float, ...]
+    threads: int = 0
+    load: float | None = None
 
 
 @dataclass(frozen=True)

@@ -376,6 +376,8 @@ def _build(data: Mapping[str, Any]) -> RunResult:
             iqr_s=float(timing["iqr_s"]),
             repeats=int(timing["repeats"]),
             times_s=tuple(float(t) for t in timing["times_s"]),
+            threads=int(timing.get("threads", 0)),
+            load=None if timing.get("load") is None else float(timing["load"]),
         ),
         params=ParamCount(total=int(data["params"]["total"]), kept=int(data["params"]["kept"])),
         flops=FlopCount(total=int(data["flops"]["total"]), remaining=int(data["flops"]["remaining"])),
