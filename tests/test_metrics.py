@@ -100,3 +100,48 @@ def test_weight_histograms_sum_to_each_layers_density():
     assert list(sums.index) == [f"layers.{i}" for i in range(5)] + ["fc"]
     for value in sums:
         assert value == pytest.approx(0.3, abs=1e-3)
+
+
+def test_weight_histograms_bin_each_layer_over_its_own_weights():
+    torch.manual_seed(0)
+    net = create_model("default", "fc", (1, 28, 28), 10)
+    with torch.no_grad():
+        net.layers[1].weight.mul_(10.0)  # a layer of much larger weights than its neighbours
+    prune(net, "mag", density=0.5, scope="local")
+    table = weight_histograms(net, bins=8)
+    assert len(table) == 6 * 8
+    for module, rows in table.groupby("module", sort=False):
+        layer = net.get_submodule(module)
+        largest = float((layer.weight.detach() * layer.weight_mask).abs().max())
+        assert rows.bin_left.iloc[0] == pytest.approx(-largest) and rows.bin_right.iloc[-1] == pytest.approx(largest)
+        assert (rows.bin_right.to_numpy()[:-1] == rows.bin_left.to_numpy()[1:]).all(), "contiguous bins"
+        assert rows.frequency.sum() == pytest.approx(0.5, abs=1e-3)
+    right = table.groupby("module", sort=False).bin_right.max()
+    assert right["layers.1"] > 5 * right["layers.2"], "the scaled layer's bins span its own, wider range"
+    middle = table[table.module == "layers.2"]
+    assert middle[(middle.bin_left > -right["layers.2"] / 4) & (middle.bin_right < right["layers.2"] / 4)].frequency.sum() == 0, \
+        "Mag's gap around zero falls into bins of the layer's own scale"
+    shared = weight_histograms(net, bins=8, per_layer=False)
+    assert shared.groupby("module").bin_right.max().nunique() == 1
+    assert shared.bin_right.max() == pytest.approx(right.max())
+    assert weight_histograms(net, bins=8, limit=0.5).bin_right.max() == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="bins"):
+        weight_histograms(net, bins=0)
+
+
+def test_3d_histograms_draw_each_layers_own_bins():
+    from prunekit.report.plots import plot_weight_histograms_3d
+
+    torch.manual_seed(0)
+    net = create_model("default", "fc", (1, 28, 28), 10)
+    with torch.no_grad():
+        net.layers[1].weight.mul_(10.0)
+    table = weight_histograms(net, bins=4)
+    ax = plot_weight_histograms_3d(table).axes[0]
+    bars = ax.patches
+    assert len(bars) == 6 * 4
+    # each bar's x extent, from its 3-D vertices (matplotlib keeps them in Patch3D._segment3d)
+    spans = [(min(v[0] for v in bar._segment3d), max(v[0] for v in bar._segment3d)) for bar in bars]
+    assert spans == [pytest.approx((left, right)) for left, right in zip(table.bin_left, table.bin_right)]
+    assert spans[4][1] - spans[4][0] > 5 * (spans[8][1] - spans[8][0]), "layers.1's bars are wider than layers.2's"
+    assert ax.get_xlim() == pytest.approx((table.bin_left.min(), table.bin_right.max()))

@@ -14,6 +14,7 @@ from prunekit import report
 
 from prunekit.report import report_numbers
 from prunekit.report.collect import _labels
+from prunekit.report.shared_figures import setting_color
 from prunekit.run.config import ExperimentConfig
 from prunekit.run.data import DataWarning
 from prunekit.run.experiment import run_singleshot
@@ -87,6 +88,10 @@ def test_write_report_writes_tables_figures_and_a_labelled_page(runs: Path, tmp_
             "accuracy_vs_compression_fc_mnist.png", "weight_histograms_synflow_1_round_fc_mnist.png"} <= names
     text = page.read_text()
     assert text.count("SHIPPED MNIST SAMPLE") >= 5, "every table caption and figure title says the data was the sample"
+    from prunekit.report.reference_view import default_reference_dir
+
+    assert ("<h2>Reference set</h2>" in text) == (default_reference_dir() is not None), "the clone's reference/ by default"
+    assert "…" not in text and text.count('<div class="scroll">') >= 5, "whole tables, each in its scrolling box"
     assert "data:image/png;base64," in text
     csv = pd.read_csv(tmp_path / "out" / "table_1_2_3_flop_ratio_fc_mnist.csv", index_col=0)
     assert csv.shape == (2, 3)
@@ -172,7 +177,7 @@ def test_report_labels_fallback_runs_apart_from_sample_runs(runs: Path, fallback
     assert not report.data_label(frame[frame.origin != "fallback"]).startswith("FALLBACK")
     assert report.data_label(frame) == ("FALLBACK: MNIST digits standing in for CIFAR-10 · "
                                         "SHIPPED MNIST SAMPLE (10,000/2,000 images) · ")
-    page = report.write_report(folder, tmp_path / "out").read_text()
+    page = report.write_report(folder, tmp_path / "out", with_reference=False).read_text()
     assert "FALLBACK: MNIST digits standing in for CIFAR-10 · 1.2.3 FLOP ratio (remaining / dense), fc/cifar10" in page
     assert "FALLBACK" not in page.split("fc/mnist")[1].split("</h2>")[0], "the sample's tables are not called fallback"
     assert '<p class="warn">FALLBACK' in page
@@ -200,3 +205,7 @@ def test_the_figures_draw_what_the_tables_hold(runs: Path) -> None:
     assert [line.get_label() for line in lines] == list(accuracy.columns)
     for line, label in zip(lines, accuracy.columns):
         assert list(line.get_ydata()) == accuracy[label].dropna().tolist()
+    assert [line.get_color() for line in lines] == [setting_color(label) for label in accuracy.columns]
+    assert len({line.get_color() for line in lines}) == len(lines), "one colour per setting"
+    flops = drawn["layer_flops_fc_mnist"].axes[0]
+    assert flops.get_xscale() == "linear", "a linear FLOP axis by default: 3x differences show"

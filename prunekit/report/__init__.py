@@ -5,7 +5,9 @@
 - :mod:`prunekit.report.plots` and :mod:`prunekit.report.shared_figures`: the figures (the module is not called
   ``figures``: that name is :func:`figures`, every figure of the report from its runs);
 - :mod:`prunekit.report.render`: Markdown, CSV, PNG and one HTML page (:func:`write_report`), ``prunekit report``;
-- :mod:`prunekit.report.report_numbers`: the report's own published numbers.
+- :mod:`prunekit.report.report_numbers`: the report's own published numbers;
+- :mod:`prunekit.report.reference_view` and :mod:`prunekit.report.reference_page`: the committed reference set
+  (``reference/``) as typed values, tables (mean ± std over seeds), figures and the report's section.
 
 Example:
     >>> from prunekit import report
@@ -14,6 +16,8 @@ Example:
 """
 
 from prunekit.report.collect import collect, data_label
+from prunekit.report.reference_page import reference_figures, reference_tables
+from prunekit.report.reference_view import ReferenceSet, TitledTable, load_reference
 from prunekit.report.render import figures, main, to_markdown, write_report, written_summary
 from prunekit.report.tables import (
     PRUNER_ORDER,
@@ -34,12 +38,17 @@ from prunekit.report.tables import (
 
 __all__ = [
     "PRUNER_ORDER",
+    "ReferenceSet",
+    "TitledTable",
     "collect",
     "data_label",
     "figures",
     "for_display",
     "layer_compression",
+    "load_reference",
     "main",
+    "reference_figures",
+    "reference_tables",
     "run_histograms",
     "side_by_side",
     "table_1_1",

@@ -224,7 +224,7 @@ def plot_layer_flops(table: pd.DataFrame, *, title: str = "FLOPs per layer", log
     columns = list(table.columns)
     modules = list(table.index)
     height = 0.8 / len(columns)
-    fig, ax = plt.subplots(figsize=(8, max(3.5, 0.45 * len(modules) * max(1, len(columns) / 3))))
+    fig, ax = plt.subplots(figsize=(8, max(3.5, 0.11 * len(modules) * len(columns) + 1.5)))
     y = np.arange(len(modules))
     for i, column in enumerate(columns):
         ax.barh(y - 0.4 + height * (i + 0.5), table[column].fillna(0).to_numpy(), height,

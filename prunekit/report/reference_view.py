@@ -3,9 +3,8 @@
 :func:`load_reference` reads the folders written by ``prunekit reference`` (see
 :mod:`prunekit.run.reference_tables` for their columns); a part not computed yet is None.
 Every table is a :class:`TitledTable` whose title names its one setting; cells read
-"mean ± std" over seeds ("97.41 ± 0.12"). The report's own numbers
-(:mod:`prunekit.report.report_numbers`) come in separately titled tables; the cells that need
-CIFAR-10 and a GPU are labelled as not reproduced here, with the command that would reproduce them.
+"mean ± std" over seeds ("97.41 ± 0.12"). The report's own numbers, the page section and its
+figures are in :mod:`prunekit.report.reference_page`.
 
 Example:
     >>> mean_pm_std(97.4133, 0.1234)
@@ -25,20 +24,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from prunekit.report.report_numbers import PRUNERS, TABLE_1_1, TABLE_1_2_1, TABLE_1_2_2, TABLE_2_2
-from prunekit.run.presets import get_preset
 from prunekit.run.resources import clone_root
 
 __all__ = [
     "FALLBACK_LABEL", "NOT_COMPUTED", "MnistPart", "ReferenceSet", "SweepSeries", "TitledTable", "VggPart",
-    "caption_tag", "default_reference_dir", "flop_ratio_series", "vgg_setting_names", "load_reference", "mean_pm_std", "mnist_row_tables", "reference_tables",
-    "report_only_tables", "setting_name", "sweep_accuracy_table", "sweep_series", "vgg_flop_ratio_tables",
+    "caption_tag", "default_reference_dir", "flop_ratio_series", "vgg_setting_names", "load_reference", "mean_pm_std", "mnist_row_table", "setting_name", "sweep_accuracy_table", "sweep_series", "vgg_flop_ratio_tables",
     "vgg_layer_density", "vgg_layer_flops", "vgg_layer_tables",
 ]
 
 FALLBACK_LABEL = "FALLBACK: MNIST digits stand in for CIFAR-10"
 NOT_COMPUTED = "not computed yet: run `make reference`"
-NOT_REPRODUCED = "from the report, not reproduced here (needs CIFAR-10 and a GPU)"
 _NAMES = {
     "mag-init": "mag at initialization (the report pre-trained 200 epochs)",
     "synflow-r100": "synflow-r100 (100 rounds, the kit's default)",
@@ -216,14 +211,14 @@ def _origin_tag(summary: pd.DataFrame) -> str:
     return f"data origin {', '.join(origins).upper()}, not full MNIST · " if origins else ""
 
 
-def mnist_row_tables(part: MnistPart) -> list[TitledTable]:
-    """Table 1.1's MNIST row from the reference set, then the report's own table 1.1 (CIFAR-10 row not reproduced).
+def mnist_row_table(part: MnistPart) -> TitledTable:
+    """Table 1.1's MNIST row from the reference set: rows ``MNIST / FC``, one column per setting, mean ± std.
 
     Args:
         part: The ``mnist-row`` part.
 
     Returns:
-        Two tables: the kit's (rows ``MNIST / FC``, one column per setting, mean ± std) and the report's.
+        The table; a cell notes the seeds whose runs collapsed, disconnected or diverged.
     """
     s = part.summary
     cells = {setting_name(row.setting): mean_pm_std(row.top1_mean, row.top1_std) + _marks(row) for _, row in s.iterrows()}
@@ -231,35 +226,7 @@ def mnist_row_tables(part: MnistPart) -> list[TitledTable]:
     title = (f"{_scale_tag(part.scale)}{_origin_tag(s)}Table 1.1, MNIST row (the kit's reference set): top-1 accuracy (%) "
              f"at compression 1, mean ± std over {_seeds(s)}; each pruner with the report's command and epochs "
              f"({_epochs(s)})")
-    return [TitledTable("reference_table_1_1_mnist", title, ours), _report_table_1_1()]
-
-
-def _report_table_1_1() -> TitledTable:
-    rows = {"MNIST / FC": TABLE_1_1[("mnist", "fc")], f"CIFAR-10 / VGG16: {NOT_REPRODUCED}": TABLE_1_1[("cifar10", "vgg16")]}
-    table = pd.DataFrame({name: {p: f"{v[p]:.2f}" for p in PRUNERS} for name, v in rows.items()}).T
-    table = table.rename(columns={"synflow": "synflow (1 round)"}).rename_axis("data / architecture")
-    preset = get_preset("report-cifar").name
-    command = (f"prunekit sweep --name {preset} --preset {preset} --pruners {' '.join(PRUNERS)} --compressions 1 "
-               "--override synflow:rounds=1 --seeds 1 2 3")
-    return TitledTable("report_table_1_1", "Table 1.1 as published in the report: top-1 accuracy (%) at compression 1, "
-                       "one run per cell, SynFlow with 1 round, Mag pre-trained (20 epochs on MNIST, 200 on CIFAR-10)",
-                       table, f"To reproduce the CIFAR-10 / VGG16 row (CIFAR-10 in data/, a GPU): `{command}`")
-
-
-def report_only_tables() -> list[TitledTable]:
-    """The report's tables 1.2.1 and 1.2.2 (VGG16 trained on CIFAR-10), labelled as not reproduced here."""
-    preset = get_preset("report-sweep").name
-    command = (f"prunekit sweep --name {preset} --preset {preset} --pruners {' '.join(PRUNERS)} "
-               "--override synflow:rounds=1 --seeds 1 2 3")
-    out = []
-    for stem, number, what, values, digits in (
-            ("report_table_1_2_1", "1.2.1", "top-1 accuracy (%)", TABLE_1_2_1, 2),
-            ("report_table_1_2_2", "1.2.2", "test time (s, one pass over the test set)", TABLE_1_2_2, 3)):
-        table = pd.DataFrame({f"{a:g}": {p: f"{row[p]:.{digits}f}" for p in PRUNERS} for a, row in values.items()}).T
-        table = table.rename(columns={"synflow": "synflow (1 round)"}).rename_axis("compression a")
-        out.append(TitledTable(stem, f"Table {number}, VGG16 / CIFAR-10 {what}, one run per cell: {NOT_REPRODUCED}",
-                               table, f"To reproduce it (CIFAR-10 in data/, a GPU): `{command}`"))
-    return out
+    return TitledTable("reference_table_1_1_mnist", title, ours)
 
 
 def sweep_series(part: MnistPart) -> SweepSeries:
@@ -342,7 +309,7 @@ def vgg_layer_flops(part: VggPart) -> pd.DataFrame:
 
 
 def vgg_layer_tables(part: VggPart) -> list[TitledTable]:
-    """Tables 2.1 (density) and 2.2 (weight FLOPs) per layer at compression 0.5, then the report's table 2.2."""
+    """Tables 2.1 (density) and 2.2 (weight FLOPs) per layer at compression 0.5, mean ± std over seeds."""
     origins = _origins(part)
     labels = list(dict.fromkeys(part.layers_summary.setting))
     names = {label: setting_name(label, origins.get(label, "")) for label in labels}
@@ -361,29 +328,4 @@ def vgg_layer_tables(part: VggPart) -> list[TitledTable]:
         title = (f"{tag}Table {number}, VGG16 per-layer {what} of masks at initialization (no training), compression "
                  f"0.5, mean ± std over {seeds}")
         out.append(TitledTable(f"reference_table_{number.replace('.', '_')}_{stem}", title, table.rename_axis("layer")))
-    report = pd.DataFrame({m: {k: f"{v:,}" for k, v in row.items()} for m, row in TABLE_2_2.items()}).T
-    out.append(TitledTable("report_table_2_2", "Table 2.2 as published in the report: VGG16 per-layer weight FLOPs at "
-                           "compression 0.5 (Mag pre-trained 200 epochs, SNIP and GraSP on CIFAR-10, SynFlow 1 round)",
-                           report.rename(columns={"synflow": "synflow (1 round)"}).rename_axis("layer")))
     return out
-
-
-def reference_tables(reference: ReferenceSet) -> list[TitledTable]:
-    """Every table of the set, in the report's order; the report's CIFAR-10 tables last. Missing parts are skipped.
-
-    Args:
-        reference: :func:`load_reference` output.
-
-    Returns:
-        The tables.
-    """
-    out: list[TitledTable] = []
-    if reference.mnist_row is not None:
-        out += mnist_row_tables(reference.mnist_row)
-    else:
-        out.append(_report_table_1_1())
-    if reference.mnist_sweep is not None:
-        out.append(sweep_accuracy_table(reference.mnist_sweep))
-    if reference.vgg16_init is not None:
-        out += vgg_flop_ratio_tables(reference.vgg16_init) + vgg_layer_tables(reference.vgg16_init)
-    return out + report_only_tables()

@@ -4,6 +4,8 @@
 shapes the report's tables (:mod:`prunekit.report.tables`), writes the findings in plain sentences
 (:func:`written_summary`) and draws the figures (:func:`figures`). Runs on the shipped MNIST
 sample or on the labelled CIFAR-10 fallback are marked in every table caption and figure title.
+The page ends with the "Reference set" section (:mod:`prunekit.report.reference_page`), read from the
+clone's ``reference/`` unless another folder is given (``--reference DIR``).
 
 Example:
     >>> page = write_report("results/notebooks", "out/report")  # doctest: +SKIP
@@ -14,7 +16,6 @@ from __future__ import annotations
 import argparse
 import base64
 import html
-import io
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,6 +25,8 @@ import pandas as pd
 
 from prunekit.report.collect import collect, data_label
 from prunekit.report.plots import plot_accuracy_vs_compression, plot_layer_flops, plot_weight_histograms_3d
+from prunekit.report.reference_page import figure_png, reference_figures, reference_html, reference_tables
+from prunekit.report.reference_view import NOT_COMPUTED, default_reference_dir, load_reference
 from prunekit.report.report_numbers import TABLE_1_1, TABLE_1_2_1, TABLE_1_2_3, TABLE_2_2
 from prunekit.report.shared_figures import plot_layer_density
 from prunekit.report.tables import (
@@ -131,9 +134,7 @@ def written_summary(frame: pd.DataFrame) -> list[str]:
 
 
 def _png(figure: Any) -> bytes:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    return buffer.getvalue()
+    return figure_png(figure)
 
 
 def _groups(frame: pd.DataFrame):
@@ -230,19 +231,52 @@ def figures(frame: pd.DataFrame) -> dict[str, Any]:
     return drawn
 
 
-def write_report(folder: str | Path, out_dir: str | Path, *, title: str = "prunekit report") -> Path:
+def _reference_section(reference: str | Path | None, out: Path) -> tuple[list[str], str]:
+    """The "Reference set" section (Markdown lines, HTML), its tables and figures written to ``out``."""
+    folder = Path(reference) if reference is not None else default_reference_dir()
+    if folder is None:
+        note = "No reference set found (a clone's reference/ folder; pass --reference DIR)."
+        return ["## Reference set", "", note, ""], f"<h2>Reference set</h2><p>{html.escape(note)}</p>"
+    loaded = load_reference(folder)
+    markdown = ["## Reference set", "", f"From `{folder}`; mean ± std over seeds.", ""]
+    markdown += [f"**{part}: {NOT_COMPUTED}**" for part in loaded.missing()] + [""]
+    for table in reference_tables(loaded):
+        with atomic_write(out / f"{table.stem}.csv") as handle:
+            table.table.to_csv(handle)
+        markdown += [f"### {table.title}", "", to_markdown(table.table), ""] + ([table.note, ""] if table.note else [])
+    pngs = {stem: _png(figure) for stem, figure in reference_figures(loaded).items()}
+    for stem, png in pngs.items():
+        with atomic_write(out / f"{stem}.png", "wb") as handle:
+            handle.write(png)
+        markdown += [f"![{stem}]({stem}.png)", ""]
+    return markdown, reference_html(loaded, pngs)
+
+
+def write_report(
+    folder: str | Path,
+    out_dir: str | Path,
+    *,
+    title: str = "prunekit report",
+    reference: str | Path | None = None,
+    with_reference: bool = True,
+) -> Path:
     """Writes the report's tables (Markdown and CSV), figures (PNG) and one self-contained HTML page.
+
+    The page ends with the "Reference set" section (:mod:`prunekit.report.reference_page`): the committed
+    reference results' tables and figures beside the report's numbers.
 
     Args:
         folder: Where the runs are (see :func:`collect`).
         out_dir: Where the report goes (created).
         title: The page title.
+        reference: The reference folder; default the clone's ``reference/`` (the section says when there is none).
+        with_reference: False leaves the section out.
 
     Returns:
         The path of ``report.html``.
 
     Raises:
-        FileNotFoundError: If there is no finished run below ``folder``.
+        FileNotFoundError: If there is no finished run below ``folder``, or ``reference`` is not a folder.
         ValueError: If a result has an incompatible schema.
     """
     frame = collect(folder)
@@ -262,7 +296,7 @@ def write_report(folder: str | Path, out_dir: str | Path, *, title: str = "prune
             table.to_csv(handle)
         markdown += [f"## {caption}", "", to_markdown(table), ""]
         body += [f"<h2>{html.escape(caption)}</h2>",
-                 for_display(table).to_html(border=0)]
+                 f'<div class="scroll">{for_display(table).to_html(border=0, max_rows=None, max_cols=None)}</div>']
     summary = written_summary(frame)
     if summary:
         markdown += ["## Summary", "", *[f"- {line}" for line in summary], ""]
@@ -275,10 +309,16 @@ def write_report(folder: str | Path, out_dir: str | Path, *, title: str = "prune
         heading = figure.axes[0].get_title() if figure.axes else stem
         body += [f"<h2>{html.escape(stem.replace('_', ' '))}</h2>",
                  f'<img alt="{html.escape(heading)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">']
+    if with_reference:
+        lines, section = _reference_section(reference, out)
+        markdown += lines
+        body.append(section)
     with atomic_write(out / "report.md") as handle:
         handle.write("\n".join(markdown))
-    style = ("body{font-family:sans-serif;max-width:70em;margin:auto}table{border-collapse:collapse}"
-             "td,th{padding:2px 8px;text-align:right;border-bottom:1px solid #ccc}img{max-width:100%}"
+    style = ("body{font-family:sans-serif;max-width:84em;margin:auto;padding:0 1em}table{border-collapse:collapse}"
+             "td,th{padding:2px 8px;text-align:right;border-bottom:1px solid #ccc;vertical-align:top}"
+             "td{white-space:nowrap}th{max-width:16em}img{max-width:100%}.scroll{overflow-x:auto;max-width:100%}"
+             "code{white-space:pre-wrap;word-break:break-word}.note{font-size:90%}"
              ".warn{font-weight:bold;border:2px solid black;padding:6px}")
     page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             f"<style>{style}</style></head><body>{''.join(body)}</body></html>")
@@ -288,7 +328,7 @@ def write_report(folder: str | Path, out_dir: str | Path, *, title: str = "prune
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``prunekit report <folder> [--out DIR]``.
+    """``prunekit report <folder> [--out DIR] [--reference DIR | --no-reference]``.
 
     Returns:
         0 on success; 2 when the folder holds no run or an incompatible one.
@@ -296,10 +336,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="prunekit report", description="The report's tables and figures from runs.")
     parser.add_argument("folder", help="a sweep folder, results folder or run folder")
     parser.add_argument("--out", default=None, help="where the report goes (default: <folder>/report)")
+    parser.add_argument("--reference", default=None, metavar="DIR",
+                        help="the reference set's folder (default: the clone's reference/, if there is one)")
+    parser.add_argument("--no-reference", action="store_true", help="leave the reference set's section out")
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     out = Path(args.out) if args.out else Path(args.folder) / "report"
     try:
-        page = write_report(args.folder, out)
+        page = write_report(args.folder, out, reference=args.reference, with_reference=not args.no_reference)
     except (FileNotFoundError, ValueError) as error:
         print(f"prunekit report: {error}", file=sys.stderr)
         return 2

@@ -129,6 +129,7 @@ RULES: dict[str, Rule] = {
     "RESULT_DIR": _folder(optional=False, must_exist=False),
     "SWEEP_DIR": _folder(optional=True, must_exist=False),
     "REPORT_DIR": _folder(optional=False, must_exist=False),
+    "REFERENCE_DIR": _folder(optional=False, must_exist=True),
     "SEED": _integer(0, SEED_MAX, what="the random seed"),
     "COMPRESSION": _number(0, what=COMPRESSION_WHAT),
     "HIGH_COMPRESSION": _number(0, what=COMPRESSION_WHAT),
