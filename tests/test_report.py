@@ -124,6 +124,23 @@ def test_labels_keep_different_settings_apart() -> None:
                                                        "synflow (1 round)", "snip"]
 
 
+def test_runs_on_other_data_are_never_averaged_together(runs: Path, tmp_path: Path) -> None:
+    """A real run on the shipped sample beside the same configuration's real run on the full MNIST the kit ships."""
+    folder = tmp_path / "mixed"
+    sample_run = next(p for p in sorted((runs / "singleshot").iterdir()) if p.name.startswith("rand-c0.5"))
+    shutil.copytree(sample_run, folder / "singleshot" / sample_run.name)
+    full_data = Path(__file__).resolve().parents[1] / "data"
+    run_singleshot(ExperimentConfig(pruner="rand", compression=0.5, post_epochs=0, train_limit=256, test_limit=256,
+                                    timing_repeats=1, device="cpu", result_dir=str(folder), data_dir=str(full_data),
+                                    expid="full"), progress=False)
+    frame = report.collect(folder)
+    assert sorted(frame.label) == ["rand", "rand (sample data)"]
+    assert frame.set_index("label").origin.to_dict() == {"rand": "full", "rand (sample data)": "sample"}
+    accuracy = report.table_accuracy(frame)
+    assert list(accuracy.columns) == ["rand", "rand (sample data)"]
+    assert accuracy.loc[0.5, "rand"] == frame[frame.origin == "full"].top1.item()
+
+
 def test_model_tables_match_the_seed_dense_column() -> None:
     import torch
 

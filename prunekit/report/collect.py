@@ -43,9 +43,10 @@ def _labels(frame: pd.DataFrame) -> pd.Series:
 
     A run is named by its pruner, plus its pruning rounds when they are not the
     pruner's default (the registry's ``default_rounds``), plus its pre- and post-training
-    epochs when runs of the same pruner on the same model differ in them, plus ``diverged``
-    for a run whose training diverged (its own column in every table, with no accuracy).
-    Runs that differ only in their seed share a name, and the tables average them.
+    epochs and its data origin (``sample``, ``fallback``) when runs of the same pruner on the
+    same model differ in them, plus ``diverged`` for a run whose training diverged (its own
+    column in every table, with no accuracy). Runs that differ only in their seed share a
+    name, and the tables average them; runs on different data never do.
     """
     labels: list[str] = []
     for _, row in frame.iterrows():
@@ -57,6 +58,8 @@ def _labels(frame: pd.DataFrame) -> pd.Series:
         for column, word in (("pre_epochs", "pre"), ("post_epochs", "post")):
             if same[column].nunique() > 1:
                 parts.append(f"{word} {row[column]}")
+        if "origin" in same and same["origin"].nunique() > 1 and row.origin != "full":
+            parts.append(f"{row.origin} data")
         if row.get("status") == "diverged":
             parts.append("diverged")
         labels.append(f"{row.pruner} ({', '.join(parts)})" if parts else row.pruner)
