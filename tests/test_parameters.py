@@ -30,7 +30,8 @@ def _parameters_cell(path: Path) -> tuple[int, str]:
 
 
 @pytest.mark.parametrize("path", NUMBERED, ids=lambda p: p.stem)
-def test_every_notebook_parameter_has_a_rule_and_its_default_passes(path: Path) -> None:
+def test_every_notebook_parameter_has_a_rule_and_its_default_passes(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(path.parent)  # a notebook runs in its own folder: relative defaults such as ../reference
     _, source = _parameters_cell(path)
     declared, _ = parameter_cells([source])
     assert declared, f"{path.name}: the parameters cell assigns names"

@@ -196,7 +196,8 @@ def test_run_explorer_changes_every_control_and_trains_a_real_run_on_click(make_
 def test_run_explorer_each_control_changes_only_what_it_names():
     base = preset_config("quick", "mag", compression=1.0)
     explorer = widgets.RunExplorer(base, preset="quick")
-    assert (explorer.pre_epochs.value, explorer.post_epochs.value, explorer.rounds.value) == (1, 2, 1)
+    assert (explorer.pre_epochs.value, explorer.post_epochs.value, explorer.rounds.value) == (
+        base.pre_epochs, base.post_epochs, 1) == (1, 5, 1)
     changes = {
         explorer.compression: ("compression", 2.0),
         explorer.pre_epochs: ("pre_epochs", 3),
