@@ -19,7 +19,17 @@ from typing import Any
 
 import pytest
 
-from lab_server import CHROMIUM, CHROMIUM_ARGS, LAB_SETTINGS, SCREENSHOTS, Lab, free_port, prepare_notebooks, wait_for_server
+from lab_server import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    LAB_SETTINGS,
+    NOTEBOOKS,
+    SCREENSHOTS,
+    Lab,
+    free_port,
+    prepare_notebooks,
+    wait_for_server,
+)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -39,6 +49,7 @@ def lab() -> Iterator[Lab]:
         path = settings / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(values), encoding="utf-8")
+    (base / "reference").symlink_to(NOTEBOOKS.parent / "reference")  # the notebooks read ../reference, as in a clone
     parameters = prepare_notebooks(root, results, report)
     port, token = free_port(), secrets.token_hex(16)
     url = f"http://127.0.0.1:{port}"
