@@ -93,6 +93,7 @@ def test_write_report_writes_tables_figures_and_a_labelled_page(runs: Path, tmp_
     assert ("<h2>Reference set</h2>" in text) == (default_reference_dir() is not None), "the clone's reference/ by default"
     assert "…" not in text and text.count('<div class="scroll">') >= 5, "whole tables, each in its scrolling box"
     assert "data:image/png;base64," in text
+    assert "1.2.1 Top-1 accuracy (%), fc/mnist, post 0 epochs, 1 seed</h2>" in text, "each caption names its setting"
     csv = pd.read_csv(tmp_path / "out" / "table_1_2_3_flop_ratio_fc_mnist.csv", index_col=0)
     assert csv.shape == (2, 3)
 
