@@ -1,8 +1,8 @@
 """A notebook's live runs beside the reference set: how far a quick run lands from the full-scale mean.
 
-The reference set (``reference/mnist-sweep``, written by ``prunekit reference``) trained the FC
-net on full MNIST for 20 epochs after pruning, 3 seeds per setting. A notebook's quick runs train
-fewer epochs; this table says, run by run, how far below (or above) that mean they land, so the
+The reference set (written by ``prunekit reference``) trained the FC net on full MNIST with 3 seeds
+per setting: ``reference/mnist-row`` with the report's commands and epochs at compression 1,
+``reference/mnist-sweep`` for 20 epochs at every compression. A notebook's quick runs train fewer epochs; this table says, run by run, how far below (or above) that mean they land, so the
 lesson never reads a short run's number as the pruner's.
 
 Example:
