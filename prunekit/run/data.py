@@ -284,6 +284,13 @@ def _missing_message(name: str, root: Path) -> str:
     )
 
 
+def _split_on_disk(name: str, root: Path, train: bool) -> bool:
+    """Whether one split of ``name`` is on disk under ``root`` (torchvision's layout)."""
+    if name == "mnist":
+        return _mnist_files(root / "MNIST" / "raw", train) is not None
+    return all((root / _cifar_folder(name) / file_name).is_file() for file_name in _cifar_files(name, train))
+
+
 def local_origin(name: str, data_dir: str | Path | None = None) -> DataOrigin | None:
     """Where a run on ``name`` would get its data from now, without reading or downloading it.
 
@@ -305,13 +312,9 @@ def local_origin(name: str, data_dir: str | Path | None = None) -> DataOrigin | 
     """
     dataset_spec(name)
     root = Path(data_dir) if data_dir is not None else default_data_dir()
-    if name == "mnist":
-        folder = root / "MNIST" / "raw"
-        on_disk = all(_mnist_files(folder, train) is not None for train in (True, False))
-        return DataOrigin.FULL if on_disk else DataOrigin.SAMPLE
-    folder = root / _cifar_folder(name)
-    on_disk = all((folder / file_name).is_file() for train in (True, False) for file_name in _cifar_files(name, train))
-    return DataOrigin.FULL if on_disk else None
+    if all(_split_on_disk(name, root, train) for train in (True, False)):
+        return DataOrigin.FULL
+    return DataOrigin.SAMPLE if name == "mnist" else None
 
 
 def load_dataset(
@@ -363,9 +366,9 @@ def load_dataset(
     split = "train" if train else "test"
     if name == "mnist":
         folder = root / "MNIST" / "raw"
-        if _mnist_files(folder, train) is None and download and _try_download(name, root):
+        if not _split_on_disk(name, root, train) and download and _try_download(name, root):
             pass  # torchvision wrote (and extracted) the files into root/MNIST/raw
-        if _mnist_files(folder, train) is not None:
+        if _split_on_disk(name, root, train):
             images, targets = _read_mnist(folder, train)
             source = f"full MNIST {split} set ({len(targets):,} images) from {folder}"
             return DeviceDataset(name, train, images.to(device), targets.to(device), spec, source, DataOrigin.FULL)
@@ -386,9 +389,9 @@ def load_dataset(
         )
         return DeviceDataset(name, train, images.to(device), targets.to(device), spec, source, DataOrigin.SAMPLE)
     folder = root / _cifar_folder(name)
-    files_present = all((folder / file_name).is_file() for file_name in _cifar_files(name, train))
+    files_present = _split_on_disk(name, root, train)
     if not files_present and download and _try_download(name, root):
-        files_present = all((folder / file_name).is_file() for file_name in _cifar_files(name, train))
+        files_present = _split_on_disk(name, root, train)
     if not files_present:
         raise DatasetNotFoundError(_missing_message(name, root))
     images, targets = _read_cifar(folder, name, train)

@@ -413,7 +413,9 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> nn.Modul
 def run_or_load(config: ExperimentConfig, *, progress: bool = False, allow_fallback: bool = False) -> RunResult:
     """The result of ``config``: loaded if an identical run finished before, else computed (or resumed).
 
-    Notebooks call this, so running a cell twice costs nothing the second time.
+    Notebooks call this, so running a cell twice costs nothing the second time. A saved run
+    made on the shipped MNIST sample (or a CIFAR run on the FALLBACK stand-in) is made again,
+    replacing it, once the full dataset is in place; a full-data run is never replaced.
 
     Args:
         config: The run (an empty ``expid`` is derived from the configuration).
@@ -422,10 +424,6 @@ def run_or_load(config: ExperimentConfig, *, progress: bool = False, allow_fallb
 
     Returns:
         The :class:`RunResult`.
-
-    A saved run is used only if it was made on the data the configuration would read now:
-    a run on the shipped sample (or on another CIFAR-10 folder's FALLBACK) is made again
-    once the full dataset is in place, replacing the old one.
 
     Raises:
         RunExistsError: If the run's folder holds a finished run of another configuration.
