@@ -136,3 +136,22 @@ def test_random_notebook_with_another_seed(tmp_path):
     rates = lessons.collapse_rates(lessons.rand_collapse([2.0, 3.5], range(1, 4)))
     with pd.option_context(*KERNEL_DISPLAY):
         assert repr(rates.round(4)) in _text(_cell(nb, r"lessons\.collapse_rates\(collapse\)"))
+
+
+def test_layer_analysis_notebook_on_the_fc_net_with_two_pruners(tmp_path):
+    """07's lessons are written for VGG16 and five pruners; another model and a subset run without error."""
+    parameters = {
+        "INTERACTIVE": False,
+        "MODEL_CLASS": "default",
+        "MODEL": "fc",
+        "DATASET": "mnist",
+        "PRUNERS": ["rand", "synflow"],
+        "RESULT_DIR": str(tmp_path / "results"),
+    }
+    nb = _execute("07_layer_analysis", tmp_path, parameters)
+    _check_batch_run(nb, parameters)
+    kept = keep_count(density_from_compression(0.5), FC_WEIGHTS)
+    assert f"{{'rand': {kept}, 'synflow': {kept}}}" in "".join(_text(c) for c in nb["cells"])
+    discussion = _cell(nb, r"(?m)^DISCUSSED = ")
+    shown = "".join("".join(o["data"]["text/markdown"]) for o in discussion["outputs"] if "text/markdown" in o.get("data", {}))
+    assert "with MODEL = 'fc' and PRUNERS = ['rand', 'synflow'] they are not checked or shown" in shown

@@ -227,3 +227,19 @@ def test_the_figures_draw_what_the_tables_hold(runs: Path) -> None:
     assert len({line.get_color() for line in lines}) == len(lines), "one colour per setting"
     flops = drawn["layer_flops_fc_mnist"].axes[0]
     assert flops.get_xscale() == "linear", "a linear FLOP axis by default: 3x differences show"
+
+
+def test_pass_time_ratio_on_real_runs_compares_medians_and_knows_when_it_cannot_tell(runs: Path) -> None:
+    frame = report.collect(runs)
+    timing = report.pass_time_ratio(frame)
+    medians = frame.groupby("compression").test_time_s.median()
+    assert (timing.lowest, timing.highest) == (0.5, 2.0)
+    assert timing.ratio == pytest.approx(medians[2.0] / medians[0.5])
+    assert timing.density == pytest.approx(0.01) and timing.telling, "a 30-fold cut in weights is telling"
+    assert timing.no_speedup, "masked layers multiply every weight: no 10-fold speed-up"
+    half = frame[frame.compression == 0.5]
+    assert len(half) == 3
+    close = report.pass_time_ratio(half.assign(compression=[0.5, 0.5, 1.0]))
+    assert not close.telling, "0.5 against 1.0: a factor of 3 in density is within timing noise"
+    with pytest.raises(ValueError, match=r"two compressions.*\[0\.5\]"):
+        report.pass_time_ratio(frame[frame.compression == 0.5])

@@ -34,6 +34,8 @@ from prunekit.report.tables import (
     table_model_flops,
     table_test_time,
     table_test_time_spread,
+    pass_time_ratio,
+    TimeRatio,
 )
 
 __all__ = [
@@ -60,6 +62,8 @@ __all__ = [
     "table_model_flops",
     "table_test_time",
     "table_test_time_spread",
+    "pass_time_ratio",
+    "TimeRatio",
     "to_markdown",
     "write_report",
     "written_summary",

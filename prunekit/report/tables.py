@@ -9,6 +9,7 @@
 - :func:`side_by_side`: a table next to the report's own numbers;
 - :func:`table_disconnected`: which runs were left with no input-output path, and
   :func:`mark_disconnected` to mark their cells (:data:`DISCONNECTED_MARK`) in any of these tables;
+- :func:`pass_time_ratio`: how much faster the highest compression's pass is than the lowest one's;
 - :func:`for_display`: a table with missing cells shown as "—".
 
 Example:
@@ -20,6 +21,7 @@ Example:
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from collections.abc import Mapping
 from typing import Any
 
@@ -46,6 +48,8 @@ __all__ = [
     "table_model_flops",
     "table_test_time",
     "table_test_time_spread",
+    "pass_time_ratio",
+    "TimeRatio",
 ]
 
 PRUNER_ORDER = ("rand", "mag", "snip", "grasp", "synflow")
@@ -98,6 +102,65 @@ def table_test_time(frame: pd.DataFrame, dataset: str | None = None, model: str 
 def table_test_time_spread(frame: pd.DataFrame, dataset: str | None = None, model: str | None = None) -> pd.DataFrame:
     """The spread behind table 1.2.2: interquartile range (s) of the timed passes, compression × pruner."""
     return _pivot(_select(frame, dataset, model), "test_time_iqr_s")
+
+
+MIN_TELLING_SPEEDUP = 3.0
+"""How many times its density a pass's time ratio must stay above to say "no speed-up" (timing noise under load
+rarely reaches a factor of 3 between the medians of several runs)."""
+
+
+@dataclass(frozen=True)
+class TimeRatio:
+    """The median pass time at a sweep's highest compression over the one at its lowest.
+
+    Attributes:
+        lowest: The lowest compression exponent in the sweep.
+        highest: The highest one.
+        ratio: Median (over runs) test time at ``highest`` / the same at ``lowest``.
+        density: ``10 ** -highest``, what the ratio would be if pruned weights cost nothing.
+        telling: Whether the sweep can tell "no speed-up" from "speed-up by the density": ``highest`` keeps at
+            most a tenth of the lowest's density, so ``MIN_TELLING_SPEEDUP`` times the density ratio stays below 1
+            with room for timing noise.
+    """
+
+    lowest: float
+    highest: float
+    ratio: float
+    density: float
+    telling: bool
+
+    @property
+    def no_speedup(self) -> bool:
+        """The ratio stays far (``MIN_TELLING_SPEEDUP`` times) above the density ratio."""
+        return self.ratio > MIN_TELLING_SPEEDUP * self.density / 10 ** -self.lowest
+
+
+def pass_time_ratio(frame: pd.DataFrame) -> TimeRatio:
+    """Compares test time at a sweep's highest and lowest compression (median over the runs at each).
+
+    Args:
+        frame: Runs of one model and dataset (:func:`~prunekit.report.collect.collect`), with
+            ``compression`` and ``test_time_s``.
+
+    Returns:
+        The :class:`TimeRatio`.
+
+    Raises:
+        ValueError: If the frame holds fewer than two compressions.
+
+    Example:
+        >>> rows = pd.DataFrame({"compression": [0.0, 0.0, 2.0, 2.0], "test_time_s": [1.0, 1.2, 1.1, 0.9]})
+        >>> t = pass_time_ratio(rows)
+        >>> (t.ratio, t.telling, t.no_speedup)
+        (0.9090909090909091, True, True)
+    """
+    times = frame.groupby("compression").test_time_s.median()
+    if len(times) < 2:
+        raise ValueError(f"test time needs runs at two compressions or more; got {sorted(times.index)}")
+    lowest, highest = float(times.index.min()), float(times.index.max())
+    density = 10 ** -highest
+    return TimeRatio(lowest, highest, float(times[highest] / times[lowest]), density,
+                     telling=MIN_TELLING_SPEEDUP * density / 10 ** -lowest < 0.5)
 
 
 def table_flop_ratio(frame: pd.DataFrame, dataset: str | None = None, model: str | None = None) -> pd.DataFrame:
