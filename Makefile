@@ -25,11 +25,15 @@ demo: $(STAMP)
 
 # The tests: the library's unit and integration tests, the doctests of prunekit/, then every notebook under nbval
 # (cells marked NBVAL_CHECK_OUTPUT must reproduce their committed outputs), then the student path
-# in a real browser (test-browser).
+# in a real browser (test-browser). TEST_JOBS pytest workers (pytest-xdist), one torch thread each;
+# nbval gives each worker whole notebooks, and 08_summary runs last: it reads the runs of 00-07.
+TEST_JOBS ?= 2
+NBVAL := $(BIN)/python -m pytest --nbval-lax --nbval-sanitize-with notebooks/nbval_sanitize.cfg --durations=0
 test: $(STAMP)
-	$(BIN)/python -m pytest tests -m "not browser"
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest tests -m "not browser" -n $(TEST_JOBS)
 	$(BIN)/python -m pytest --doctest-modules prunekit
-	$(BIN)/python -m pytest --nbval-lax --nbval-sanitize-with notebooks/nbval_sanitize.cfg --durations=0 notebooks
+	OMP_NUM_THREADS=1 $(NBVAL) -n $(TEST_JOBS) --dist loadfile $(filter-out notebooks/08_summary.ipynb,$(wildcard notebooks/[0-9][0-9]_*.ipynb))
+	$(NBVAL) notebooks/08_summary.ipynb
 	$(MAKE) test-browser
 
 # Every numbered notebook opened in JupyterLab in headless Chromium (Debian's /usr/bin/chromium),
@@ -41,7 +45,7 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest tests -m "not browser" -x -q
 
 nbval: $(STAMP)
-	$(BIN)/python -m pytest --nbval-lax --nbval-sanitize-with notebooks/nbval_sanitize.cfg notebooks
+	$(NBVAL) notebooks
 
 # The reference result set (reference/, committed as CSV + metadata.json): about an hour or more on 2 cores;
 # runs go to results/reference/, so an interrupted `make reference` resumes. JOBS worker processes.
