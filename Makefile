@@ -17,10 +17,11 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# The main job: every numbered notebook in batch (papermill, default parameters, INTERACTIVE=False),
-# saved executed under $(OUT)/notebooks, then the report's tables and figures, from those runs, in $(OUT)/report.
+# The main job: every numbered notebook in batch (papermill, default parameters, INTERACTIVE=False), JOBS at
+# once (08_summary after the others), saved executed under $(OUT)/notebooks, then the report's tables and
+# figures, from those runs, in $(OUT)/report.
 demo: $(STAMP)
-	$(BIN)/prunekit notebooks --out $(OUT)/notebooks
+	$(BIN)/prunekit notebooks --out $(OUT)/notebooks --jobs $(JOBS)
 	$(BIN)/prunekit report results/notebooks --out $(OUT)/report
 
 # The tests: the library's unit and integration tests, the doctests of prunekit/, then every notebook under nbval

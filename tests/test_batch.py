@@ -62,3 +62,29 @@ def test_main_reads_dot_notebooks_or_asks_for_the_folder(
         batch.main(["--out", str(tmp_path / "out")])
     assert stopped.value.code == 2
     assert "pass --notebooks" in capsys.readouterr().err
+
+
+def test_parallel_notebooks_start_the_summary_last_with_one_thread_each(tmp_path: Path) -> None:
+    """With --jobs 2 a notebook flagged ``after_others`` waits for the rest, even when it sorts first."""
+    source, shared = tmp_path / "src", tmp_path / "shared"
+    source.mkdir()
+    shared.mkdir()
+    _notebook(source / "00_summary.ipynb", f"import pathlib\nfound = sorted(p.name for p in pathlib.Path({str(shared)!r}).iterdir())\n"
+              "assert found == ['01', '02'], found\nprint('summary read', found)")
+    flagged = json.loads((source / "00_summary.ipynb").read_text())
+    flagged["metadata"]["prunekit"] = {"after_others": True}
+    (source / "00_summary.ipynb").write_text(json.dumps(flagged))
+    for name in ("01", "02"):
+        _notebook(source / f"{name}_run.ipynb", f"import os, pathlib\npathlib.Path({str(shared)!r}, {name!r}).write_text('x')\n"
+                  "print('threads', os.environ.get('OMP_NUM_THREADS'))")
+    assert batch.runs_after_others(source / "00_summary.ipynb") and not batch.runs_after_others(source / "01_run.ipynb")
+    outcome = batch.run_notebooks(batch.notebooks_in(source), tmp_path / "out", progress=False, jobs=2)
+    assert list(outcome) == ["00_summary", "01_run", "02_run"], "reported in the order given"
+    assert all(text.startswith("ok") for text in outcome.values()), outcome
+    printed = {name: "".join("".join(o.get("text", "")) for c in json.loads((tmp_path / "out" / f"{name}.ipynb").read_text())["cells"]
+                             for o in c.get("outputs", []))
+               for name in outcome}
+    assert "summary read ['01', '02']" in printed["00_summary"]
+    assert "threads 1" in printed["01_run"] and "threads 1" in printed["02_run"]
+    with pytest.raises(ValueError, match="jobs must be 1 or more; got 0"):
+        batch.run_notebooks([], tmp_path / "out", jobs=0)

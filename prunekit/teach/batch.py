@@ -5,6 +5,10 @@ and the result folder given here, and is saved executed into the output folder,
 so an instructor can open what ran. A failing notebook is reported (papermill
 leaves its error banner in the saved copy) and the others still run.
 
+With ``jobs > 1`` notebooks run side by side, each kernel with one torch thread. A notebook
+that reads the others' runs (``08_summary``) says so in its metadata
+(``"prunekit": {"after_others": true}``) and starts only when the others have finished.
+
 Example:
     >>> parse_parameters(["POST_EPOCHS=1", "PRESET=quick", "DATA_DIR=None"])
     {'POST_EPOCHS': 1, 'PRESET': 'quick', 'DATA_DIR': None}
@@ -14,8 +18,12 @@ from __future__ import annotations
 
 import argparse
 import ast
+import json
+import multiprocessing
+import os
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,7 +32,7 @@ from tqdm.auto import tqdm
 
 from prunekit.run.resources import notebooks_dir
 
-__all__ = ["KERNEL_CONFIG", "notebooks_in", "parse_parameters", "run_notebooks", "main"]
+__all__ = ["KERNEL_CONFIG", "notebooks_in", "parse_parameters", "runs_after_others", "run_notebooks", "main"]
 
 KERNEL_CONFIG: dict[str, dict[str, Any]] = {"KernelManager": {"transport_encryption": "auto"}}
 """Jupyter config of the kernels started here: their manager provisions CurveZMQ keys when the
@@ -74,6 +82,47 @@ def parse_parameters(pairs: Sequence[str]) -> dict[str, Any]:
     return parameters
 
 
+def runs_after_others(path: str | Path) -> bool:
+    """Whether a notebook reads the other notebooks' runs (metadata ``"prunekit": {"after_others": true}``).
+
+    Args:
+        path: The notebook.
+
+    Returns:
+        True if it must start after every other notebook of the batch has finished.
+    """
+    metadata = json.loads(Path(path).read_text(encoding="utf-8")).get("metadata", {})
+    return bool(metadata.get("prunekit", {}).get("after_others", False))
+
+
+def _execute(path: Path, out: Path, values: Mapping[str, Any], kernel_name: str) -> str:
+    """Runs one notebook; ``"ok (N s)"`` or ``"FAILED: <the error's last line>"``."""
+    import papermill
+    from traitlets.config import Config
+
+    start = time.perf_counter()
+    try:
+        papermill.execute_notebook(
+            str(path),
+            str(out / path.name),
+            parameters=dict(values),
+            kernel_name=kernel_name,
+            cwd=str(path.parent),
+            progress_bar=False,
+            config=Config(KERNEL_CONFIG),
+        )
+    except Exception as error:  # noqa: BLE001 - papermill raises many kinds; each is recorded, the rest go on
+        first = str(error).strip().splitlines()
+        return f"FAILED: {first[-1] if first else type(error).__name__}"
+    return f"ok ({time.perf_counter() - start:.0f} s)"
+
+
+def _one_thread() -> None:
+    """Worker start: the kernels it launches inherit one intra-op thread (no oversubscription)."""
+    os.environ["OMP_NUM_THREADS"] = "1"
+    os.environ["MKL_NUM_THREADS"] = "1"
+
+
 def run_notebooks(
     notebooks: Sequence[Path],
     out_dir: str | Path,
@@ -81,47 +130,61 @@ def run_notebooks(
     *,
     kernel_name: str = "python3",
     progress: bool = True,
+    jobs: int = 1,
 ) -> dict[str, str]:
     """Executes notebooks with papermill, each in its own folder as working directory.
 
     Args:
-        notebooks: The notebooks, run in this order.
+        notebooks: The notebooks, run in this order (those flagged by :func:`runs_after_others` after the rest).
         out_dir: Where the executed copies go (same file names).
         parameters: Papermill parameters for every notebook (``INTERACTIVE`` defaults to False).
         kernel_name: The Jupyter kernel.
         progress: Show a bar over notebooks and one line per notebook.
+        jobs: Notebooks run at once (each kernel with one torch thread when above 1).
 
     Returns:
-        Notebook name → ``"ok (N s)"`` or the error's first line.
-    """
-    import papermill
-    from traitlets.config import Config
+        Notebook name → ``"ok (N s)"`` or ``"FAILED: "`` and the error's last line, in the order given.
 
+    Raises:
+        ValueError: If ``jobs`` is below 1.
+    """
+    if jobs < 1:
+        raise ValueError(f"jobs must be 1 or more; got {jobs}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     values = {"INTERACTIVE": False, **(parameters or {})}
+    last = [path for path in notebooks if runs_after_others(path)]
+    waves = [[path for path in notebooks if path not in last], last]
     outcome: dict[str, str] = {}
-    bar = tqdm(notebooks, desc="notebooks", unit="notebook", disable=not progress)
-    for path in bar:
-        bar.set_postfix_str(path.stem)
-        start = time.perf_counter()
-        try:
-            papermill.execute_notebook(
-                str(path),
-                str(out / path.name),
-                parameters=values,
-                kernel_name=kernel_name,
-                cwd=str(path.parent),
-                progress_bar=False,
-                config=Config(KERNEL_CONFIG),
-            )
-            outcome[path.stem] = f"ok ({time.perf_counter() - start:.0f} s)"
-        except Exception as error:  # noqa: BLE001 - papermill raises many kinds; each is recorded, the rest go on
-            first = str(error).strip().splitlines()
-            outcome[path.stem] = f"FAILED: {first[-1] if first else type(error).__name__}"
+    bar = tqdm(total=len(notebooks), desc="notebooks", unit="notebook", disable=not progress)
+
+    def record(path: Path, text: str) -> None:
+        outcome[path.stem] = text
+        bar.update(1)
         if progress:
-            tqdm.write(f"{path.stem}: {outcome[path.stem]} -> {out / path.name}")
-    return outcome
+            tqdm.write(f"{path.stem}: {text} -> {out / path.name}")
+
+    try:
+        for wave in waves:
+            if jobs == 1 or len(wave) < 2:
+                for path in wave:
+                    bar.set_postfix_str(path.stem)
+                    record(path, _execute(path, out, values, kernel_name))
+                continue
+            with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+                                     initializer=_one_thread) as pool:
+                futures = {pool.submit(_execute, path, out, values, kernel_name): path for path in wave}
+                bar.set_postfix_str(", ".join(path.stem for path in wave[:jobs]))
+                try:
+                    for future in as_completed(futures):
+                        record(futures[future], future.result())
+                except BaseException:
+                    for future in futures:
+                        future.cancel()
+                    raise
+    finally:
+        bar.close()
+    return {path.stem: outcome[path.stem] for path in notebooks if path.stem in outcome}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -140,6 +203,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE",
                         help="a papermill parameter for every notebook, e.g. -p POST_EPOCHS=1")
     parser.add_argument("--kernel", default="python3", help="the Jupyter kernel")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="notebooks run at once (default 1); a notebook that reads the others' runs starts last")
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     try:
         folder = notebooks_dir(args.notebooks)
@@ -149,7 +214,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(str(error))
     if not notebooks:
         parser.error(f"no numbered notebooks (NN_name.ipynb) in {folder}")
-    outcome = run_notebooks(notebooks, args.out, parameters, kernel_name=args.kernel)
+    if args.jobs < 1:
+        parser.error(f"--jobs must be 1 or more; got {args.jobs}")
+    outcome = run_notebooks(notebooks, args.out, parameters, kernel_name=args.kernel, jobs=args.jobs)
     failed = [name for name, text in outcome.items() if text.startswith("FAILED")]
     print(f"{len(outcome) - len(failed)} of {len(outcome)} notebooks ran; executed copies in {args.out}")
     for name in failed:
