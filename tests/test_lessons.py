@@ -500,3 +500,17 @@ def test_all_weights_of_a_layer_come_from_the_unpruned_network() -> None:
         "all weights": dense.size, "mag": int(models["mag"].layers[0].weight_mask.sum()),
         "rand": int(models["rand"].layers[0].weight_mask.sum())}
     assert "all weights" not in set(lessons.weight_histogram(models, "layers.0", bins=20).label)
+
+
+def test_synflow_bias_effect_biases_empty_the_early_layers_at_compression_3() -> None:
+    """The reference sweep's 100-round SynFlow collapse at a = 3 (seed 1) and what removes it."""
+    torch.manual_seed(1)
+    model = prunekit.create_model("default", "fc", (1, 28, 28), 10)
+    before = {name: tensor.clone() for name, tensor in model.state_dict().items()}
+    table = lessons.synflow_bias_effect(model, 3.0)
+    assert table["kept with biases"].sum() == table["kept, biases zeroed"].sum() == 119
+    assert table.attrs["collapsed with biases"] == ["layers.0", "layers.1", "layers.2", "layers.3"]
+    assert table.attrs["disconnected with biases"] is True
+    assert table.attrs["collapsed, biases zeroed"] == [] and table.attrs["disconnected, biases zeroed"] is False
+    assert (table["kept, biases zeroed"] > 0).all()
+    assert all(torch.equal(before[name], tensor) for name, tensor in model.state_dict().items()), "the model is read only"

@@ -8,7 +8,9 @@ products of absolute weights along every input-output path through the weight.
 Reference: Tanaka, Kunin, Yamins and Ganguli, "Pruning neural networks without any
 data by iteratively conserving synaptic flow", NeurIPS 2020. Its lesson is the
 *iteration*: pruned once, a large layer can be cut away entirely (layer collapse);
-pruned over 100 steps, the flow is conserved and no layer collapses.
+pruned over 100 steps, the flow is re-balanced after each cut and no layer collapses, up to far higher
+compressions (not to every one: biases feed flow that skips the early layers, see
+:func:`prunekit.teach.lessons.synflow_bias_effect`).
 
 Numerics: ``R`` is a product over all layers, so in float32 it overflows or
 underflows on deep nets (VGG19, a 20-layer FC). prunekit first evaluates it in

@@ -25,6 +25,7 @@ from prunekit.teach.lessons.flow import (
     input_connections,
     input_output_paths,
     rand_collapse,
+    synflow_bias_effect,
 )
 from prunekit.teach.lessons.masks import (
     compare_iterations,
@@ -90,6 +91,7 @@ __all__ = [
     "score_frame",
     "score_histograms",
     "score_summary",
+    "synflow_bias_effect",
     "threshold_table",
     "tiny_network",
     "tiny_scores",

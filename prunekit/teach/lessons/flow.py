@@ -29,7 +29,14 @@ from prunekit.core.pruning import LayerCollapseWarning, prune
 from prunekit.core.scorers import get_scorer
 from prunekit.teach.lessons.masks import layer_kept
 
-__all__ = ["collapse_rates", "flow_conservation", "input_connections", "input_output_paths", "rand_collapse"]
+__all__ = [
+    "collapse_rates",
+    "flow_conservation",
+    "input_connections",
+    "input_output_paths",
+    "rand_collapse",
+    "synflow_bias_effect",
+]
 
 
 def input_connections(model: nn.Module) -> tuple[np.ndarray, str]:
@@ -166,6 +173,56 @@ def collapse_rates(frame: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+def _without_biases(model: nn.Module) -> nn.Module:
+    bias_free = copy.deepcopy(model)
+    with torch.no_grad():
+        for name, param in bias_free.named_parameters():
+            if name.endswith("bias"):
+                param.zero_()
+    return bias_free
+
+
+def synflow_bias_effect(model: nn.Module, compression: float, rounds: int = 100) -> pd.DataFrame:
+    """Weights SynFlow keeps per layer, with the model's biases and with them set to zero.
+
+    SynFlow scores a copy of the network with every parameter made positive, biases included (as
+    Synaptic-Flow does). A bias injects flow in the middle of the network, flow that never passes the
+    layers before it, so at extreme compression the later layers' weights outscore the early ones and
+    the early layers can be emptied even in 100 rounds. Without biases every layer carries the same flow
+    (:func:`flow_conservation`) and iterative SynFlow keeps them all.
+
+    Args:
+        model: The unpruned model (read only; copies are pruned).
+        compression: The compression exponent.
+        rounds: SynFlow's pruning rounds.
+
+    Returns:
+        One row per prunable layer: ``module``, ``size``, ``kept with biases``, ``kept, biases zeroed``;
+        ``table.attrs`` holds ``collapsed with biases`` and ``collapsed, biases zeroed`` (the emptied layers)
+        and ``disconnected with biases`` / ``disconnected, biases zeroed``.
+
+    Example:
+        >>> from prunekit import create_model
+        >>> torch.manual_seed(1)  # doctest: +ELLIPSIS
+        <torch._C.Generator object at ...>
+        >>> table = synflow_bias_effect(create_model("default", "fc", (1, 28, 28), 10), 1.0, rounds=10)
+        >>> int(table["kept with biases"].sum()), int(table["kept, biases zeroed"].sum())
+        (11940, 11940)
+    """
+    table, attrs = None, {}
+    for suffix, source in ((" with biases", model), (", biases zeroed", _without_biases(model))):
+        clone = copy.deepcopy(source)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", LayerCollapseWarning)
+            prune(clone, "synflow", compression, rounds=rounds)
+        kept = layer_kept(clone)[["module", "size", "kept"]].rename(columns={"kept": "kept" + suffix})
+        table = kept if table is None else table.merge(kept, on=["module", "size"])
+        attrs["collapsed" + suffix] = kept.module[kept["kept" + suffix] == 0].tolist()
+        attrs["disconnected" + suffix] = input_output_paths(clone) == 0
+    table.attrs.update(attrs)
+    return table
+
+
 def flow_conservation(model: nn.Module) -> pd.DataFrame:
     """SynFlow's scores summed per layer: equal in every layer of a bias-free network.
 
@@ -195,11 +252,7 @@ def flow_conservation(model: nn.Module) -> pd.DataFrame:
         >>> table.flow.round(4).tolist(), table.attrs["R"]
         ([7.625, 7.625], 7.625)
     """
-    bias_free = copy.deepcopy(model)
-    with torch.no_grad():
-        for name, param in bias_free.named_parameters():
-            if name.endswith("bias"):
-                param.zero_()
+    bias_free = _without_biases(model)
     scorer = get_scorer("synflow")
     flows = [s.double().sum().item() for s in scorer(bias_free, list(masked_parameters(bias_free)))]
     with_biases = [s.double().sum().item() for s in scorer(model, list(masked_parameters(model)))]
