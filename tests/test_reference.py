@@ -149,3 +149,10 @@ def test_bad_jobs_and_parts_are_typed_errors(tmp_path):
         run_reference(jobs=0, out=tmp_path, work=tmp_path)
     with pytest.raises(ValueError, match="unknown part.*valid parts: vgg16-init, mnist-sweep, mnist-row"):
         run_reference(["mnist-col"], out=tmp_path, work=tmp_path)
+
+
+def test_every_worker_uses_one_torch_thread_whatever_the_jobs() -> None:
+    """Sums in one order: 2 threads moved one VGG16 weight between layers for SNIP and GraSP."""
+    from prunekit.run.reference import Machine
+
+    assert {Machine.here(jobs).threads for jobs in (1, 2, 8)} == {1}

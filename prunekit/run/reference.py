@@ -10,7 +10,8 @@ two regenerations on the same machine with the same seeds are identical. Read a 
 The individual training runs go to a work folder (``results/reference/`` by default, git-ignored)
 through :func:`~prunekit.run.experiment.run_or_load`, and each VGG16 task's rows to a JSON file there,
 so an interrupted ``make reference`` resumes where it stopped. ``--jobs N`` worker processes
-(spawned) share the machine's cores: each sets ``torch.set_num_threads(cores // N)`` before any work.
+(spawned) share the machine's cores, each with one torch thread (:data:`THREADS`): float sums in another
+order could flip a near-tie at a pruning threshold, so one thread keeps the files identical whatever ``N``.
 
 Example:
     >>> args = build_parser().parse_args(["--part", "vgg16-init", "--smoke"])
@@ -45,7 +46,12 @@ from prunekit.run.reference_parts import FULL, PARTS, SMOKE, VGG_SETTINGS, Scale
 from prunekit.run.reference_tables import PartFiles, mnist_files, vgg_files
 from prunekit.run.resources import clone_root, default_data_dir, package_version
 
-__all__ = ["Machine", "build_parser", "main", "run_reference"]
+__all__ = ["THREADS", "Machine", "build_parser", "main", "run_reference"]
+
+
+THREADS = 1
+"""Torch threads per worker, whatever ``--jobs``: with more, a reduction sums in another order, which can flip a
+near-tie at the pruning threshold (measured: SNIP and GraSP on VGG16 moved one weight between layers with 2 threads)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,9 +74,8 @@ class Machine:
 
     @classmethod
     def here(cls, jobs: int) -> Machine:
-        """This machine with ``jobs`` workers."""
-        cores = os.cpu_count() or 1
-        return cls(platform.platform(), platform.machine(), cores, jobs, max(1, cores // jobs))
+        """This machine with ``jobs`` workers of :data:`THREADS` torch thread each."""
+        return cls(platform.platform(), platform.machine(), os.cpu_count() or 1, jobs, THREADS)
 
 
 def _repo_root() -> Path:
@@ -187,7 +192,7 @@ def run_reference(
 
     Args:
         parts: Any of :data:`~prunekit.run.reference_parts.PARTS`, computed in that order.
-        jobs: Worker processes (each gets ``cores // jobs`` torch threads).
+        jobs: Worker processes (each with :data:`THREADS` torch thread).
         smoke: The tiny :data:`~prunekit.run.reference_parts.SMOKE` scale (1 seed, 2 compressions, 1 epoch,
             1,000 training images); ``out`` and ``work`` then default to a new temporary folder.
         scale: Another scale (e.g. a smaller smoke for tests); it implies ``smoke`` unless it is the full one.
