@@ -18,11 +18,10 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 # The main job: every numbered notebook in batch (papermill, default parameters, INTERACTIVE=False), JOBS at
-# once (08_summary after the others), saved executed under $(OUT)/notebooks, then the report's tables and
-# figures, from those runs, in $(OUT)/report.
+# once, saved executed under $(OUT)/notebooks; 08_summary runs last and writes the report's tables and figures,
+# from the runs of 00-07, in $(OUT)/report.
 demo: $(STAMP)
-	$(BIN)/prunekit notebooks --out $(OUT)/notebooks --jobs $(JOBS)
-	$(BIN)/prunekit report results/notebooks --out $(OUT)/report
+	$(BIN)/prunekit notebooks --out $(OUT)/notebooks --jobs $(JOBS) -p REPORT_DIR=$(abspath $(OUT))/report
 
 # The tests: the library's unit and integration tests, the doctests of prunekit/, then every notebook under nbval
 # (cells marked NBVAL_CHECK_OUTPUT must reproduce their committed outputs), then the student path

@@ -88,3 +88,25 @@ def test_parallel_notebooks_start_the_summary_last_with_one_thread_each(tmp_path
     assert "threads 1" in printed["01_run"] and "threads 1" in printed["02_run"]
     with pytest.raises(ValueError, match="jobs must be 1 or more; got 0"):
         batch.run_notebooks([], tmp_path / "out", jobs=0)
+
+
+def test_a_parameter_reaches_only_the_notebooks_that_declare_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "src"
+    source.mkdir()
+    _notebook(source / "00_value.ipynb", "print('value', VALUE)")
+    summary = json.loads((source / "00_value.ipynb").read_text())
+    summary["cells"][0]["source"] = "INTERACTIVE = True\nREPORT_DIR = 'nowhere'\n"
+    summary["cells"][1]["source"] = "print('report in', REPORT_DIR)"
+    (source / "01_report.ipynb").write_text(json.dumps(summary))
+    assert batch.declared_parameters(source / "01_report.ipynb") == ["INTERACTIVE", "REPORT_DIR"]
+    outcome = batch.run_notebooks(batch.notebooks_in(source), tmp_path / "out", {"VALUE": 3, "REPORT_DIR": "here"},
+                                  progress=False)
+    assert all(text.startswith("ok") for text in outcome.values()), outcome
+    printed = {name: "".join("".join(o.get("text", "")) for c in json.loads((tmp_path / "out" / f"{name}.ipynb").read_text())["cells"]
+                             for o in c.get("outputs", []))
+               for name in outcome}
+    assert "value 3" in printed["00_value"] and "report in here" in printed["01_report"]
+    with pytest.raises(SystemExit) as stopped:
+        batch.main(["--notebooks", str(source), "--out", str(tmp_path / "out"), "-p", "VALEU=3"])
+    assert stopped.value.code == 2
+    assert "no notebook declares VALEU; their parameters: INTERACTIVE, REPORT_DIR, VALUE" in capsys.readouterr().err

@@ -5,8 +5,12 @@ and the result folder given here, and is saved executed into the output folder,
 so an instructor can open what ran. A failing notebook is reported (papermill
 leaves its error banner in the saved copy) and the others still run.
 
-With ``jobs > 1`` notebooks run side by side, each kernel with one torch thread. A notebook
-that reads the others' runs (``08_summary``) says so in its metadata
+A parameter goes to the notebooks that declare it in their ``parameters`` cell (``-p POST_EPOCHS=1``
+reaches 01–06, not 00 or 08); one that no notebook declares is an error naming those they declare.
+
+With ``jobs > 1`` notebooks run side by side, each kernel with one torch thread, the longest first
+(metadata ``"prunekit": {"minutes": N}``, the CPU minutes it takes with its defaults; 1 when missing).
+A notebook that reads the others' runs (``08_summary``) says so in its metadata
 (``"prunekit": {"after_others": true}``) and starts only when the others have finished.
 
 Example:
@@ -32,7 +36,15 @@ from tqdm.auto import tqdm
 
 from prunekit.run.resources import notebooks_dir
 
-__all__ = ["KERNEL_CONFIG", "notebooks_in", "parse_parameters", "runs_after_others", "run_notebooks", "main"]
+__all__ = [
+    "KERNEL_CONFIG",
+    "declared_parameters",
+    "notebooks_in",
+    "parse_parameters",
+    "runs_after_others",
+    "run_notebooks",
+    "main",
+]
 
 KERNEL_CONFIG: dict[str, dict[str, Any]] = {"KernelManager": {"transport_encryption": "auto"}}
 """Jupyter config of the kernels started here: their manager provisions CurveZMQ keys when the
@@ -82,6 +94,10 @@ def parse_parameters(pairs: Sequence[str]) -> dict[str, Any]:
     return parameters
 
 
+def _metadata(path: str | Path) -> dict[str, Any]:
+    return json.loads(Path(path).read_text(encoding="utf-8")).get("metadata", {}).get("prunekit", {})
+
+
 def runs_after_others(path: str | Path) -> bool:
     """Whether a notebook reads the other notebooks' runs (metadata ``"prunekit": {"after_others": true}``).
 
@@ -91,8 +107,35 @@ def runs_after_others(path: str | Path) -> bool:
     Returns:
         True if it must start after every other notebook of the batch has finished.
     """
-    metadata = json.loads(Path(path).read_text(encoding="utf-8")).get("metadata", {})
-    return bool(metadata.get("prunekit", {}).get("after_others", False))
+    return bool(_metadata(path).get("after_others", False))
+
+
+def declared_parameters(path: str | Path) -> list[str]:
+    """The names a notebook's ``parameters`` cell assigns (``NAME = value`` lines), in order.
+
+    Args:
+        path: The notebook.
+
+    Returns:
+        The names; empty if it has no cell tagged ``parameters``.
+    """
+    cells = json.loads(Path(path).read_text(encoding="utf-8")).get("cells", [])
+    names: list[str] = []
+    for cell in cells:
+        if "parameters" in cell.get("metadata", {}).get("tags", []):
+            source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+            names += [line.split("=", 1)[0].strip() for line in source.splitlines()
+                      if "=" in line and line.split("=", 1)[0].strip().isidentifier()]
+    return names
+
+
+def _per_notebook(notebooks: Sequence[Path], values: Mapping[str, Any]) -> dict[Path, dict[str, Any]]:
+    declared = {path: declared_parameters(path) for path in notebooks}
+    known = sorted({name for names in declared.values() for name in names})
+    unknown = [name for name in values if name not in known]
+    if unknown:
+        raise ValueError(f"no notebook declares {', '.join(unknown)}; their parameters: {', '.join(known)}")
+    return {path: {k: v for k, v in values.items() if k in names or not names} for path, names in declared.items()}
 
 
 def _execute(path: Path, out: Path, values: Mapping[str, Any], kernel_name: str) -> str:
@@ -146,15 +189,18 @@ def run_notebooks(
         Notebook name → ``"ok (N s)"`` or ``"FAILED: "`` and the error's last line, in the order given.
 
     Raises:
-        ValueError: If ``jobs`` is below 1.
+        ValueError: If ``jobs`` is below 1, or no notebook declares one of the parameters.
     """
     if jobs < 1:
         raise ValueError(f"jobs must be 1 or more; got {jobs}")
+    values = _per_notebook(notebooks, {"INTERACTIVE": False, **(parameters or {})})
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    values = {"INTERACTIVE": False, **(parameters or {})}
     last = [path for path in notebooks if runs_after_others(path)]
-    waves = [[path for path in notebooks if path not in last], last]
+    first = [path for path in notebooks if path not in last]
+    if jobs > 1:  # the longest first, so that no worker is left with a long notebook at the end
+        first.sort(key=lambda path: -float(_metadata(path).get("minutes", 1)))
+    waves = [first, last]
     outcome: dict[str, str] = {}
     bar = tqdm(total=len(notebooks), desc="notebooks", unit="notebook", disable=not progress)
 
@@ -169,15 +215,15 @@ def run_notebooks(
             if jobs == 1 or len(wave) < 2:
                 for path in wave:
                     bar.set_postfix_str(path.stem)
-                    record(path, _execute(path, out, values, kernel_name))
+                    record(path, _execute(path, out, values[path], kernel_name))
                 continue
             with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
                                      initializer=_one_thread) as pool:
-                futures = {pool.submit(_execute, path, out, values, kernel_name): path for path in wave}
-                bar.set_postfix_str(", ".join(path.stem for path in wave[:jobs]))
+                futures = {pool.submit(_execute, path, out, values[path], kernel_name): path for path in wave}
                 try:
                     for future in as_completed(futures):
                         record(futures[future], future.result())
+                        bar.set_postfix_str(", ".join(p.stem for f, p in futures.items() if not f.done())[:60])
                 except BaseException:
                     for future in futures:
                         future.cancel()
@@ -210,6 +256,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         folder = notebooks_dir(args.notebooks)
         notebooks = notebooks_in(folder, args.only)
         parameters = parse_parameters(args.parameter)
+        _per_notebook(notebooks, parameters)  # a parameter no notebook declares stops here
     except (FileNotFoundError, ValueError) as error:
         parser.error(str(error))
     if not notebooks:
