@@ -257,7 +257,9 @@ def test_ctrl_c_during_training_is_one_line_and_exit_130(tmp_path: Path) -> None
         [sys.executable, "-m", "prunekit", *shlex.split(TINY.replace("--post-epochs 1", "--post-epochs 200")
                                                            .replace("--train-limit 200", "--train-limit 2000")),
          "--expid", "int", "--result-dir", str(tmp_path), "--data-dir", str(tmp_path)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # a terminal's Ctrl-C: pytest-xdist workers ignore SIGINT, and a child would inherit that
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 120
         while not (folder / "checkpoint-post.pt").is_file():  # post-training has written its first epoch
