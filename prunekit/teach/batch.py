@@ -35,6 +35,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from prunekit.run.resources import notebooks_dir
+from prunekit.teach.parameters import assigned_names
 
 __all__ = [
     "KERNEL_CONFIG",
@@ -124,8 +125,7 @@ def declared_parameters(path: str | Path) -> list[str]:
     for cell in cells:
         if "parameters" in cell.get("metadata", {}).get("tags", []):
             source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
-            names += [line.split("=", 1)[0].strip() for line in source.splitlines()
-                      if "=" in line and line.split("=", 1)[0].strip().isidentifier()]
+            names += assigned_names(source) or []
     return names
 
 

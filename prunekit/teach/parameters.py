@@ -29,7 +29,7 @@ from prunekit.core.models import model_names
 from prunekit.core.scorers import SCORERS
 from prunekit.run.presets import PRESETS
 
-__all__ = ["NEUTRAL", "RULES", "ParameterError", "changed_parameters", "check_parameters", "parameter_cells"]
+__all__ = ["NEUTRAL", "RULES", "ParameterError", "assigned_names", "changed_parameters", "check_parameters", "parameter_cells"]
 
 INJECTED_HEADER = "# Parameters"
 """The first line of the cell papermill injects."""
@@ -153,7 +153,7 @@ RULES: dict[str, Rule] = {
 """Parameter name → its rule. A notebook parameter without a rule is an error, so every one is checked."""
 
 
-def _assigned(source: str) -> list[str] | None:
+def assigned_names(source: str) -> list[str] | None:
     """The names a cell of plain ``NAME = value`` statements assigns, or None for any other cell."""
     try:
         tree = ast.parse(source)
@@ -173,7 +173,7 @@ def _parameter_sources(history: Sequence[str]) -> tuple[str | None, str | None]:
     declared: str | None = None
     injected: str | None = None
     for source in reversed(history):
-        if _assigned(source) is None:
+        if assigned_names(source) is None:
             continue
         if source.lstrip().startswith(INJECTED_HEADER):
             if injected is None and declared is None:
@@ -202,7 +202,7 @@ def parameter_cells(history: Sequence[str]) -> tuple[list[str], list[str]]:
         (['SEED', 'PRESET'], ['SEED'])
     """
     declared, injected = _parameter_sources(history)
-    return (_assigned(declared) or [] if declared else []), (_assigned(injected) or [] if injected else [])
+    return (assigned_names(declared) or [] if declared else []), (assigned_names(injected) or [] if injected else [])
 
 
 def _defaults(source: str | None) -> dict[str, Any]:
