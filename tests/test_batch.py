@@ -110,3 +110,26 @@ def test_a_parameter_reaches_only_the_notebooks_that_declare_it(tmp_path: Path, 
         batch.main(["--notebooks", str(source), "--out", str(tmp_path / "out"), "-p", "VALEU=3"])
     assert stopped.value.code == 2
     assert "no notebook declares VALEU; their parameters: INTERACTIVE, REPORT_DIR, VALUE" in capsys.readouterr().err
+
+
+def test_start_order_puts_long_notebooks_first_only_with_jobs_and_the_summary_last(tmp_path: Path) -> None:
+    meta = {"01_single": None, "02_single": None, "06_sweep": {"minutes": 7.5}, "07_layers": None,
+            "08_summary": {"after_others": True}}
+    for stem, prunekit_meta in meta.items():
+        _notebook(tmp_path / f"{stem}.ipynb", "x = 1")
+        if prunekit_meta:
+            nb = json.loads((tmp_path / f"{stem}.ipynb").read_text())
+            nb["metadata"]["prunekit"] = prunekit_meta
+            (tmp_path / f"{stem}.ipynb").write_text(json.dumps(nb))
+    notebooks = batch.notebooks_in(tmp_path)
+    stems = lambda wave: [path.stem for path in wave]  # noqa: E731
+    assert [stems(w) for w in batch.start_order(notebooks, 2)] == [["06_sweep", "01_single", "02_single", "07_layers"], ["08_summary"]]
+    assert [stems(w) for w in batch.start_order(notebooks, 1)] == [["01_single", "02_single", "06_sweep", "07_layers"], ["08_summary"]]
+
+
+def test_the_shipped_notebooks_start_with_the_sweep_then_in_numbered_order() -> None:
+    """06 first; 01-05 soon after it, so that the sweep finds their compression-1 runs finished and copies them."""
+    notebooks = batch.notebooks_in(Path(__file__).resolve().parents[1] / "notebooks")
+    first, last = batch.start_order(notebooks, 2)
+    assert [path.stem[:2] for path in first] == ["06", "00", "01", "02", "03", "04", "05", "07"]
+    assert [path.stem[:2] for path in last] == ["08"]

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import threading
 import warnings
 from pathlib import Path
 
 import pytest
 import torch
 
-from prunekit.run import experiment, training
+from prunekit.run import experiment, run_folder, training
 from prunekit.run.config import ExperimentConfig
 from prunekit.run.data import DataWarning
 from prunekit.run.datasets import DataOrigin
@@ -197,3 +200,87 @@ def test_a_saved_sample_run_is_made_again_once_full_mnist_is_in_place(
         for link in raw.iterdir():
             link.unlink()  # the full data gone again: the full run is kept, never replaced by a sample run
         assert experiment.run_or_load(config) == again
+
+
+def test_run_many_copies_a_run_finished_in_another_result_folder_instead_of_training_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    single = _config(tmp_path, expid="")  # the derived folder name, as notebooks use
+    first = _run(single)
+    sweep = single.replace(result_dir=str(tmp_path / "sweep"))
+    other = sweep.replace(compression=0.5)
+
+    trained: list[float] = []
+    real = experiment.run_or_load
+
+    def counting(config: ExperimentConfig, **options) -> RunResult:
+        trained.append(config.compression)
+        return real(config, **options)
+
+    monkeypatch.setattr(experiment, "run_or_load", counting)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataWarning)
+        copied, computed = experiment.run_many([sweep, other], progress=False, reuse_from=single.result_dir)
+    assert trained == [0.5]  # only the run without a twin trained
+    folder = experiment.run_dir(sweep)
+    assert folder.parent.parent == tmp_path / "sweep"
+    assert (folder / "model.pt").read_bytes() == (experiment.run_dir(single) / "model.pt").read_bytes()
+    assert copied.config == sweep and experiment.load_result(folder) == copied
+    assert copied.top1 == first.top1 and copied.post_history == first.post_history and copied.layers == first.layers
+    assert computed.config == other
+    assert experiment.run_many([sweep], progress=False, reuse_from=single.result_dir) == [copied]  # loaded now
+    assert trained == [0.5, 1.0]
+
+
+def test_run_many_leaves_a_run_another_process_is_making_until_last(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    single = _config(tmp_path, expid="")
+    under_way = experiment.run_dir(single)
+    under_way.mkdir(parents=True)
+    (under_way / "config.json").write_text("{}")  # started elsewhere, not finished
+    sweep = [single.replace(result_dir=str(tmp_path / "sweep"), compression=a) for a in (1.0, 0.5, 2.0)]
+    order: list[float] = []
+    monkeypatch.setattr(experiment, "run_or_load", lambda config, **options: order.append(config.compression) or config)
+    assert experiment.run_many(sweep, progress=False, reuse_from=single.result_dir) == sweep  # results in the given order
+    assert order == [0.5, 2.0, 1.0]
+    order.clear()
+    assert experiment.run_many(sweep, progress=False) == sweep
+    assert order == [1.0, 0.5, 2.0]  # without reuse_from: the given order
+
+
+def test_a_twin_that_spelled_out_the_default_rounds_is_the_same_run_but_one_round_is_not(tmp_path: Path) -> None:
+    default = _config(tmp_path, pruner="synflow", expid="", rounds=None, post_epochs=0, train_limit=64)
+    spelled = _run(default.replace(rounds=100))  # e.g. notebook 05 with ROUNDS = 100
+    one = _run(default.replace(rounds=1))
+    sweep = default.replace(result_dir=str(tmp_path / "sweep"))
+    twin, folder = run_folder.finished_twin(sweep, default.result_dir)
+    assert twin == spelled and folder == experiment.run_dir(default.replace(rounds=100))
+    assert run_folder.finished_twin(sweep.replace(rounds=1), default.result_dir)[0] == one
+    with pytest.raises(ValueError, match="rounds"):
+        run_folder.adopt(one, experiment.run_dir(default.replace(rounds=1)), sweep)
+    assert run_folder.finished_twin(sweep.replace(rounds=10), default.result_dir) is None
+
+
+def test_run_or_load_waits_while_another_process_holds_the_run_then_loads_it(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    config = _config(tmp_path)
+    finished = _run(config)
+    folder = experiment.run_dir(config)
+    script = ("import sys; from pathlib import Path; from prunekit.run.run_folder import run_lock\n"
+              f"with run_lock(Path({str(folder)!r})):\n    print('held', flush=True); sys.stdin.readline()\n")
+    holder = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        loaded: list[RunResult] = []
+        waiter = threading.Thread(target=lambda: loaded.append(experiment.run_or_load(config)))
+        waiter.start()
+        waiter.join(timeout=2.0)
+        assert waiter.is_alive() and not loaded  # loading a finished run takes milliseconds: it is waiting
+        holder.stdin.write("\n")
+        holder.stdin.flush()
+        waiter.join(timeout=60)
+        assert loaded == [finished]
+    finally:
+        holder.kill()
+        holder.wait()
+    assert f"another process is making the run in {folder}; waiting for it" in capfd.readouterr().err

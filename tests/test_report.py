@@ -46,6 +46,17 @@ def test_collect_reads_one_row_per_run(runs: Path) -> None:
     assert row.params_kept == round(0.01 * 119_400) and row.density == pytest.approx(1194 / 119_400)
 
 
+def test_the_runs_behind_a_table_travel_with_every_derived_frame_uncopied(runs: Path) -> None:
+    """pandas deep-copies ``attrs`` after each operation; the results (with their histograms) must not be copied."""
+    frame = report.collect(runs)
+    results = frame.attrs["results"]
+    assert sorted(results) == sorted(frame.run_dir) and all(results[run].config.result_dir == str(runs) for run in results)
+    derived = (frame[frame.pruner == "rand"].pivot_table(index="compression", values="top1") - 1).round(2)
+    assert derived.attrs["results"] is results and frame[["top1"]].copy(deep=True).attrs["results"] is results
+    with pytest.raises(TypeError):
+        results["another"] = None  # read-only: one mapping shared by every table made from this frame
+
+
 def test_compression_by_pruner_tables(runs: Path) -> None:
     frame = report.collect(runs)
     flops = report.table_flop_ratio(frame)

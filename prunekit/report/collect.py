@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -23,11 +24,43 @@ from prunekit.core.scorers import SCORERS
 from prunekit.run.datasets import DataOrigin
 from prunekit.run.result import RESULT_FILE, ResultSchemaError, RunResult
 
-__all__ = ["COLUMNS", "SkippedResultWarning", "collect", "data_label"]
+__all__ = ["COLUMNS", "RunResults", "SkippedResultWarning", "collect", "data_label"]
 
 
 class SkippedResultWarning(UserWarning):
     """A ``result.json`` that cannot be read was left out of the table (the message names it and why)."""
+
+class RunResults(Mapping[str, RunResult]):
+    """The runs behind a :func:`collect` table (``run_dir`` → result), read-only and never copied.
+
+    pandas deep-copies a frame's ``attrs`` after every operation (``frame[...]``, ``.pivot``, ``-`` …). A
+    plain dict of results with their weight histograms made each of those copy megabytes: writing the
+    report spent most of its time there. Copies of this mapping are the mapping itself.
+
+    Example:
+        >>> runs = RunResults({})
+        >>> import copy; copy.deepcopy(runs) is runs, len(runs)
+        (True, 0)
+    """
+
+    def __init__(self, results: Mapping[str, RunResult]) -> None:
+        self._results = dict(results)
+
+    def __getitem__(self, run: str) -> RunResult:
+        return self._results[run]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._results)
+
+    def __len__(self) -> int:
+        return len(self._results)
+
+    def __copy__(self) -> RunResults:
+        return self
+
+    def __deepcopy__(self, memo: dict) -> RunResults:
+        return self
+
 
 COLUMNS = [
     "run_dir", "expid", "label", "pruner", "compression", "density", "dataset", "model_class", "model", "pre_epochs",
@@ -109,7 +142,7 @@ def collect(folder: str | Path, *, allow_empty: bool = False) -> pd.DataFrame:
     if not files:
         if allow_empty:
             empty = pd.DataFrame(columns=COLUMNS)
-            empty.attrs["results"] = {}
+            empty.attrs["results"] = RunResults({})
             return empty
         raise FileNotFoundError(f"no finished run (no {RESULT_FILE}) below {root}")
     results, skipped = _load_all(files)
@@ -154,7 +187,7 @@ def collect(folder: str | Path, *, allow_empty: bool = False) -> pd.DataFrame:
         )
     frame = pd.DataFrame(rows, columns=COLUMNS)
     frame["label"] = _labels(frame)
-    frame.attrs["results"] = results
+    frame.attrs["results"] = RunResults(results)
     return frame
 
 

@@ -73,7 +73,7 @@ from prunekit.run.result import (
     Versions,
     WeightHistograms,
 )
-from prunekit.run.run_folder import RunExistsError, claim, finish, start
+from prunekit.run.run_folder import RunExistsError, adopt, claim, finish, finished_twin, run_lock, start, twin_under_way
 from prunekit.run.summary import divergence_line, summary_lines
 from prunekit.run.training import (
     TrainingDiverged,
@@ -431,7 +431,14 @@ def run_or_load(config: ExperimentConfig, *, progress: bool = False, allow_fallb
     Example:
         >>> result = run_or_load(ExperimentConfig(post_epochs=1, compression=1, result_dir="/tmp/pk"))  # doctest: +SKIP
     """
+    config.validate()
+    check_data_dir(config.data_dir)  # both before the lock, which is the first thing written
     folder = run_dir(config)
+    with run_lock(folder):
+        return _run_or_load(config, folder, progress, allow_fallback)
+
+
+def _run_or_load(config: ExperimentConfig, folder: Path, progress: bool, allow_fallback: bool) -> RunResult:
     if (folder / RESULT_FILE).is_file():
         result = load_result(folder)
         changed = config_differences(result.config, config)
@@ -447,16 +454,22 @@ def run_or_load(config: ExperimentConfig, *, progress: bool = False, allow_fallb
 
 
 def run_many(
-    configs: Sequence[ExperimentConfig], *, progress: bool = True, allow_fallback: bool = False
+    configs: Sequence[ExperimentConfig], *, progress: bool = True, allow_fallback: bool = False,
+    reuse_from: str | Path | None = None,
 ) -> list[RunResult]:
     """:func:`run_or_load` for several runs in turn, with one progress bar over the runs.
 
     Finished runs are loaded, so an interrupted batch started again only computes what is missing.
+    With ``reuse_from``, a run already finished there (the same configuration in another result
+    folder, e.g. a notebook's single runs that a sweep repeats) is copied instead of trained again
+    (:func:`~prunekit.run.run_folder.finished_twin`); one that another process is training there is left
+    until last, so that in a batch of notebooks it is usually finished by then.
 
     Args:
         configs: The runs.
         progress: Show the bar (runs done / total, time left, the current run).
         allow_fallback: See :func:`run_singleshot`.
+        reuse_from: Another result folder whose finished runs may be copied.
 
     Returns:
         The results, in the order of ``configs``.
@@ -464,11 +477,24 @@ def run_many(
     Example:
         >>> results = run_many([ExperimentConfig(post_epochs=1, result_dir="/tmp/pk")])  # doctest: +SKIP
     """
-    results = []
-    bar = tqdm(configs, desc="runs", unit="run", disable=not progress)
-    for config in bar:
-        bar.set_postfix_str(f"{config.pruner}, compression {config.compression:g}")
-        with warnings.catch_warnings(), notices_as_lines():  # data notices: one plain line each on stderr
-            warnings.simplefilter("ignore", LayerCollapseWarning)  # collapse is in each result and its summary
-            results.append(run_or_load(config, progress=False, allow_fallback=allow_fallback))
-    return results
+    results: dict[int, RunResult] = {}
+    pending, deferred = list(range(len(configs))), set()
+    with tqdm(total=len(configs), desc="runs", unit="run", disable=not progress) as bar:
+        while pending:
+            index = pending.pop(0)
+            config = configs[index]
+            if index not in deferred and pending and twin_under_way(config, reuse_from):
+                deferred.add(index)  # another process is making it: done last, it is probably finished by then
+                pending.append(index)
+                continue
+            bar.set_postfix_str(f"{config.pruner}, compression {config.compression:g}")
+            with warnings.catch_warnings(), notices_as_lines():  # data notices: one plain line each on stderr
+                warnings.simplefilter("ignore", LayerCollapseWarning)  # collapse is in each result and its summary
+                with run_lock(run_dir(config)):
+                    twin = finished_twin(config, reuse_from)
+                    if twin is not None:
+                        results[index] = adopt(*twin, config)
+                if index not in results:
+                    results[index] = run_or_load(config, progress=False, allow_fallback=allow_fallback)
+            bar.update()
+    return [results[index] for index in range(len(configs))]

@@ -8,8 +8,9 @@ leaves its error banner in the saved copy) and the others still run.
 A parameter goes to the notebooks that declare it in their ``parameters`` cell (``-p POST_EPOCHS=1``
 reaches 01–06, not 00 or 08); one that no notebook declares is an error naming those they declare.
 
-With ``jobs > 1`` notebooks run side by side, each kernel with one torch thread, the longest first
-(metadata ``"prunekit": {"minutes": N}``, the CPU minutes it takes with its defaults; 1 when missing).
+With ``jobs > 1`` notebooks run side by side, each kernel with one torch thread, the long ones first
+(metadata ``"prunekit": {"minutes": N}``, the CPU minutes it takes with its defaults; 1 when missing), the
+others in numbered order (``06`` copies the single runs of 01–05 when they are finished in time).
 A notebook that reads the others' runs (``08_summary``) says so in its metadata
 (``"prunekit": {"after_others": true}``) and starts only when the others have finished.
 
@@ -43,6 +44,7 @@ __all__ = [
     "notebooks_in",
     "parse_parameters",
     "runs_after_others",
+    "start_order",
     "run_notebooks",
     "main",
 ]
@@ -166,6 +168,26 @@ def _one_thread() -> None:
     os.environ["MKL_NUM_THREADS"] = "1"
 
 
+def start_order(notebooks: Sequence[Path], jobs: int) -> list[list[Path]]:
+    """The two waves in which :func:`run_notebooks` starts ``notebooks``: the others, then the ``after_others`` ones.
+
+    With ``jobs > 1`` the first wave starts with the long notebooks (metadata ``minutes``, most first),
+    so that no worker is left with one at the end; the rest keep their order.
+
+    Args:
+        notebooks: Notebook files.
+        jobs: Notebooks run at once.
+
+    Returns:
+        ``[first wave, last wave]``.
+    """
+    last = [path for path in notebooks if runs_after_others(path)]
+    first = [path for path in notebooks if path not in last]
+    if jobs > 1:
+        first.sort(key=lambda path: -float(_metadata(path).get("minutes", 1)))  # stable: ties keep their order
+    return [first, last]
+
+
 def run_notebooks(
     notebooks: Sequence[Path],
     out_dir: str | Path,
@@ -196,11 +218,7 @@ def run_notebooks(
     values = _per_notebook(notebooks, {"INTERACTIVE": False, **(parameters or {})})
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    last = [path for path in notebooks if runs_after_others(path)]
-    first = [path for path in notebooks if path not in last]
-    if jobs > 1:  # the longest first, so that no worker is left with a long notebook at the end
-        first.sort(key=lambda path: -float(_metadata(path).get("minutes", 1)))
-    waves = [first, last]
+    waves = start_order(notebooks, jobs)
     outcome: dict[str, str] = {}
     bar = tqdm(total=len(notebooks), desc="notebooks", unit="notebook", disable=not progress)
 
