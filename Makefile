@@ -23,17 +23,18 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/prunekit notebooks --out $(OUT)/notebooks --jobs $(JOBS) -p REPORT_DIR=$(abspath $(OUT))/report
 
-# The tests: the library's unit and integration tests with the student path in a real browser (test-browser: its
-# tests form one xdist group, so one worker takes them in turn while the other takes the unit tests), the doctests
-# of prunekit/, then every notebook under nbval (cells marked NBVAL_CHECK_OUTPUT must reproduce their committed
-# outputs). TEST_JOBS pytest workers (pytest-xdist), one torch thread each;
+# The tests: the library's unit and integration tests with the student path in a real browser (test-browser), the
+# doctests of prunekit/, then every notebook under nbval (cells marked NBVAL_CHECK_OUTPUT must reproduce their
+# committed outputs). TEST_JOBS pytest workers (pytest-xdist), one torch thread each. Each worker takes whole test
+# files (--dist loadfile): the browser tests one after another in one JupyterLab while the other worker runs unit
+# tests, and a module's costly fixture (a tiny reference set, real runs) is built once, not once per worker;
 # nbval gives each worker whole notebooks: 06 (the longest) first, the others in numbered order, so that 06 finds
 # the compression-1 runs of 01-05 finished and copies them; 08_summary runs last: it reads the runs of 00-07.
 TEST_JOBS ?= 2
 NBVAL := $(BIN)/python -m pytest --nbval-lax --nbval-sanitize-with notebooks/nbval_sanitize.cfg --durations=0
 SWEEP_NOTEBOOK := notebooks/06_compression_sweep.ipynb
 test: $(STAMP)
-	OMP_NUM_THREADS=1 $(BIN)/python -m pytest tests -n $(TEST_JOBS) --dist loadgroup --durations=20
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest tests -n $(TEST_JOBS) --dist loadfile --durations=20
 	$(BIN)/python -m pytest --doctest-modules prunekit
 	OMP_NUM_THREADS=1 $(NBVAL) -n $(TEST_JOBS) --dist loadfile $(SWEEP_NOTEBOOK) \
 		$(filter-out $(SWEEP_NOTEBOOK) notebooks/08_summary.ipynb,$(wildcard notebooks/[0-9][0-9]_*.ipynb))

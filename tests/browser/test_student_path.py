@@ -22,9 +22,7 @@ import pytest
 
 from lab_server import Lab, numbered_notebooks
 
-# One group: under `pytest -n 2 --dist loadgroup` (make test) every browser test runs in the same worker, one at
-# a time with one JupyterLab and one Chromium, while the other worker takes the unit tests.
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+pytestmark = pytest.mark.browser
 
 OPEN_TIMEOUT_MS = 180_000  # page load and kernel start, on a busy 2-core machine
 RUN_ALL_TIMEOUT_MS = 900_000  # the slowest notebook's cells, quick parameters
