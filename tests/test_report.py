@@ -13,7 +13,7 @@ import pytest
 from prunekit import report
 
 from prunekit.report import report_numbers
-from prunekit.report.collect import _labels
+from prunekit.report.collect import _labels, data_sentence
 from prunekit.report.shared_figures import setting_color
 from prunekit.run.config import ExperimentConfig
 from prunekit.run.data import DataWarning
@@ -99,6 +99,7 @@ def test_write_report_writes_tables_figures_and_a_labelled_page(runs: Path, tmp_
             "accuracy_vs_compression_fc_mnist.png", "weight_histograms_synflow_1_round_fc_mnist.png"} <= names
     text = page.read_text()
     assert text.count("SHIPPED MNIST SAMPLE") >= 5, "every table caption and figure title says the data was the sample"
+    assert "5 run(s) from" in text and "Data: SHIPPED MNIST SAMPLE (10,000/2,000 images): 256 training, 256 test images." in text
     from prunekit.report.reference_view import default_reference_dir
 
     assert ("<h2>Reference set</h2>" in text) == (default_reference_dir() is not None), "the clone's reference/ by default"
@@ -254,3 +255,14 @@ def test_pass_time_ratio_on_real_runs_compares_medians_and_knows_when_it_cannot_
     assert not close.telling, "0.5 against 1.0: a factor of 3 in density is within timing noise"
     with pytest.raises(ValueError, match=r"two compressions.*\[0\.5\]"):
         report.pass_time_ratio(frame[frame.compression == 0.5])
+
+
+def test_the_report_names_full_mnist_when_the_runs_used_it(tmp_path: Path) -> None:
+    repo_data = Path(__file__).resolve().parents[1] / "data"
+    config = ExperimentConfig(post_epochs=0, train_limit=512, test_limit=256, timing_repeats=1, device="cpu",
+                              result_dir=str(tmp_path / "runs"), data_dir=str(repo_data), compression=0.5)
+    run_singleshot(config, progress=False)
+    frame = report.collect(tmp_path / "runs")
+    assert report.data_label(frame) == ""
+    assert data_sentence(frame) == "Data: full MNIST: 512 training, 256 test images."
+    assert "Data: full MNIST: 512 training, 256 test images." in report.write_report(tmp_path / "runs", tmp_path / "out").read_text()

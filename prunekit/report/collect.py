@@ -24,7 +24,7 @@ from prunekit.core.scorers import SCORERS
 from prunekit.run.datasets import DataOrigin
 from prunekit.run.result import RESULT_FILE, ResultSchemaError, RunResult
 
-__all__ = ["COLUMNS", "RunResults", "SkippedResultWarning", "collect", "data_label"]
+__all__ = ["COLUMNS", "RunResults", "SkippedResultWarning", "collect", "data_label", "data_sentence"]
 
 
 class SkippedResultWarning(UserWarning):
@@ -205,3 +205,31 @@ def data_label(frame: pd.DataFrame) -> str:
     """
     found = {DataOrigin(origin) for origin in frame["origin"]}
     return "".join(origin.tag for origin in (DataOrigin.FALLBACK, DataOrigin.SAMPLE) if origin in found)
+
+
+def data_sentence(frame: pd.DataFrame) -> str:
+    """What the runs trained and tested on, in one sentence for the top of a report.
+
+    One part per dataset and origin, with its training and test examples (the largest among its runs;
+    ``--train-limit`` runs use fewer), e.g. ``"Data: full MNIST: 60,000 training, 10,000 test images."``;
+    the shipped sample and the CIFAR-10 stand-in are named by their captions (:attr:`DataOrigin.caption`).
+
+    Args:
+        frame: A :func:`collect` table (its ``attrs["results"]`` are read).
+
+    Returns:
+        The sentence ("" for a table without runs).
+    """
+    results = frame.attrs.get("results", {})
+    seen: dict[tuple[str, str], tuple[int, int]] = {}
+    for run in frame.run_dir:
+        data = results[run].data if run in results else None
+        if data is None:
+            continue
+        key = (data.origin.value, data.dataset)
+        train, test = seen.get(key, (0, 0))
+        seen[key] = (max(train, data.train_examples), max(test, data.test_examples))
+    names = {"mnist": "MNIST", "cifar10": "CIFAR-10"}
+    parts = [(f"full {names.get(dataset, dataset)}" if origin == DataOrigin.FULL.value else DataOrigin(origin).caption)
+             + f": {train:,} training, {test:,} test images" for (origin, dataset), (train, test) in sorted(seen.items())]
+    return f"Data: {'; '.join(parts)}." if parts else ""

@@ -23,7 +23,7 @@ from typing import Any
 
 import pandas as pd
 
-from prunekit.report.collect import collect, data_label
+from prunekit.report.collect import collect, data_label, data_sentence
 from prunekit.report.plots import plot_accuracy_vs_compression, plot_layer_flops, plot_weight_histograms_3d
 from prunekit.report.reference_page import figure_png, reference_figures, reference_html, reference_tables
 from prunekit.report.reference_view import NOT_COMPUTED, default_reference_dir, load_reference
@@ -301,10 +301,11 @@ def write_report(
     out.mkdir(parents=True, exist_ok=True)
     tables = _tables(frame)
     drawn = figures(frame)
-    markdown = [f"# {title}", "", f"{len(frame)} run(s) from `{folder}`.", ""]
+    markdown = [f"# {title}", "", f"{len(frame)} run(s) from `{folder}`. {data_sentence(frame)}", ""]
     if data_label(frame):
         markdown += [f"**{data_label(frame).rstrip(' ·')}**: these are not results on the full real dataset.", ""]
-    body = [f"<h1>{html.escape(title)}</h1>", f"<p>{len(frame)} run(s) from <code>{html.escape(str(folder))}</code>.</p>"]
+    body = [f"<h1>{html.escape(title)}</h1>",
+            f"<p>{len(frame)} run(s) from <code>{html.escape(str(folder))}</code>. {html.escape(data_sentence(frame))}</p>"]
     if data_label(frame):
         body.append(f'<p class="warn">{html.escape(data_label(frame).rstrip(" ·"))}: '
                     "these are not results on the full real dataset.</p>")
