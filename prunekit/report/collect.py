@@ -30,6 +30,7 @@ __all__ = ["COLUMNS", "RunResults", "SkippedResultWarning", "collect", "data_lab
 class SkippedResultWarning(UserWarning):
     """A ``result.json`` that cannot be read was left out of the table (the message names it and why)."""
 
+
 class RunResults(Mapping[str, RunResult]):
     """The runs behind a :func:`collect` table (``run_dir`` → result), read-only and never copied.
 
@@ -230,6 +231,9 @@ def data_sentence(frame: pd.DataFrame) -> str:
         train, test = seen.get(key, (0, 0))
         seen[key] = (max(train, data.train_examples), max(test, data.test_examples))
     names = {"mnist": "MNIST", "cifar10": "CIFAR-10"}
-    parts = [(f"full {names.get(dataset, dataset)}" if origin == DataOrigin.FULL.value else DataOrigin(origin).caption)
-             + f": {train:,} training, {test:,} test images" for (origin, dataset), (train, test) in sorted(seen.items())]
+    parts = [
+        (f"full {names.get(dataset, dataset)}" if origin == DataOrigin.FULL.value else DataOrigin(origin).caption)
+        + f": {train:,} training, {test:,} test images"
+        for (origin, dataset), (train, test) in sorted(seen.items())
+    ]
     return f"Data: {'; '.join(parts)}." if parts else ""

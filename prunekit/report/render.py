@@ -305,7 +305,8 @@ def write_report(
     if data_label(frame):
         markdown += [f"**{data_label(frame).rstrip(' ·')}**: these are not results on the full real dataset.", ""]
     body = [f"<h1>{html.escape(title)}</h1>",
-            f"<p>{len(frame)} run(s) from <code>{html.escape(str(folder))}</code>. {html.escape(data_sentence(frame))}</p>"]
+            f"<p>{len(frame)} run(s) from <code>{html.escape(str(folder))}</code>. "
+            f"{html.escape(data_sentence(frame))}</p>"]
     if data_label(frame):
         body.append(f'<p class="warn">{html.escape(data_label(frame).rstrip(" ·"))}: '
                     "these are not results on the full real dataset.</p>")

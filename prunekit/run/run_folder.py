@@ -225,8 +225,9 @@ def run_lock(folder: Path) -> Iterator[None]:
 
     Two notebooks (or two kernels of one) asking for the same run then train it once: the second
     waits, with one line saying why, and finds it finished. The lock is the file
-    ``<result_dir>/.locks/<experiment>/<run>.lock``, so nothing is added to the run's folder or beside it. Where ``fcntl`` is missing (Windows) there
-    is no lock. Do not nest two locks on one run in one process: the second would wait forever.
+    ``<result_dir>/.locks/<experiment>/<run>.lock``, so nothing is added to the run's folder or beside
+    it. Where ``fcntl`` is missing (Windows) there is no lock. Do not nest two locks on one run in one
+    process: the second would wait forever.
 
     Args:
         folder: The run's folder (:func:`~prunekit.run.paths.run_dir`).
@@ -247,7 +248,8 @@ def run_lock(folder: Path) -> Iterator[None]:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            print(f"prunekit: another process is making the run in {folder}; waiting for it", file=sys.stderr, flush=True)
+            print(f"prunekit: another process is making the run in {folder}; waiting for it",
+                  file=sys.stderr, flush=True)
             fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
