@@ -15,13 +15,13 @@ from torch import nn
 from prunekit import create_model
 from prunekit.run.data import DeviceLoader, SampleDataWarning, load_dataset
 from prunekit.run.io import load_checkpoint
+from prunekit.run.timing import measure_inference_time
 from prunekit.run.training import (
     OPTIMIZERS,
     evaluate,
     fit,
     make_optimizer,
     make_scheduler,
-    measure_inference_time,
     seed_everything,
     train_epoch,
 )

@@ -75,12 +75,12 @@ from prunekit.run.result import (
 )
 from prunekit.run.run_folder import RunExistsError, adopt, claim, finish, finished_twin, run_lock, start, twin_under_way
 from prunekit.run.summary import divergence_line, summary_lines
+from prunekit.run.timing import measure_inference_time
 from prunekit.run.training import (
     TrainingDiverged,
     fit,
     make_optimizer,
     make_scheduler,
-    measure_inference_time,
     seed_everything,
 )
 

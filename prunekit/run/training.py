@@ -1,4 +1,4 @@
-"""Optimizers, the train/evaluate loops, a resumable ``fit`` and inference timing.
+"""Optimizers, the train/evaluate loops and a resumable ``fit``.
 
 The loops follow Synaptic-Flow's ``Utils/train.py`` (``train``, ``eval``,
 ``train_eval_loop``): the mean training loss per example, the test loss, top-1
@@ -24,8 +24,6 @@ from __future__ import annotations
 import inspect
 import math
 import random
-import os
-import statistics
 import time
 import warnings
 from collections.abc import Callable, Iterable, Sequence
@@ -40,6 +38,7 @@ from tqdm.auto import tqdm
 
 from prunekit.run.checkpoints import load_checkpoint_or_discard, rng_state, set_rng_state
 from prunekit.run.io import save_checkpoint
+from prunekit.run.timing import device_of, synchronize
 
 __all__ = [
     "OPTIMIZERS",
@@ -48,7 +47,6 @@ __all__ = [
     "fit",
     "make_optimizer",
     "make_scheduler",
-    "measure_inference_time",
     "seed_everything",
     "train_epoch",
 ]
@@ -77,19 +75,6 @@ class TrainingDiverged(ArithmeticError):
     def __init__(self, phase: str, epoch: int, reason: str, history: list[dict[str, Any]]) -> None:
         super().__init__(f"{phase}-training diverged in epoch {epoch}: {reason}")
         self.phase, self.epoch, self.reason, self.history = phase, epoch, reason, history
-
-
-def _device_of(model: nn.Module) -> torch.device:
-    parameter = next(model.parameters(), None)
-    if parameter is None:
-        buffer = next(model.buffers(), None)
-        return buffer.device if buffer is not None else torch.device("cpu")
-    return parameter.device
-
-
-def _synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def seed_everything(seed: int) -> None:
@@ -353,7 +338,7 @@ def fit(
     """
     if epochs < 0:
         raise ValueError(f"epochs must be >= 0; got {epochs}")
-    device = _device_of(model)
+    device = device_of(model)
     checkpoint_path = Path(checkpoint_path) if checkpoint_path is not None else None
     history = [dict(row) for row in (start_history or [])]
     done = None
@@ -415,10 +400,10 @@ def fit(
         bar.set_postfix(top1=f"{last['top1']:.2f}", loss=f"{last['test_loss']:.4f}")
         for epoch in range(done + 1, epochs + 1):
             lr = optimizer.param_groups[0]["lr"]
-            _synchronize(device)
+            synchronize(device)
             start = time.perf_counter()
             train_loss = train_epoch(model, train_loader, optimizer, loss_fn, progress=batch_progress, desc=f"epoch {epoch}")
-            _synchronize(device)
+            synchronize(device)
             seconds = time.perf_counter() - start
             result = evaluate(model, test_loader, loss_fn)
             if scheduler is not None:
@@ -445,71 +430,3 @@ def _non_finite(model: nn.Module, train_loss: float) -> str:
     finite = torch.stack([torch.isfinite(param).all() for _, param in named]).tolist()
     bad = [name for (name, _), ok in zip(named, finite) if not ok]
     return f"weights of {', '.join(bad[:3])}{' …' if len(bad) > 3 else ''} are not finite" if bad else ""
-
-
-# --------------------------------------------------------------------------- timing
-
-
-def measure_inference_time(
-    model: nn.Module, loader: Batches, repeats: int = 5, warmup: int = 1, threads: int = 1
-) -> dict[str, Any]:
-    """Times full inference passes over ``loader`` (the report's "testing time").
-
-    One measurement is one pass over the whole loader (batching included), in
-    eval mode under ``torch.inference_mode``; ``warmup`` untimed passes come first.
-    On CUDA the device is synchronized before reading the clock. On the CPU the passes
-    run with ``threads`` torch threads (restored afterwards), so runs timed on one machine
-    compare like with like; the machine's load when timing began is recorded beside them.
-
-    Args:
-        model: The network.
-        loader: Test batches on the model's device.
-        repeats: Timed passes.
-        warmup: Untimed passes before them.
-        threads: CPU threads for the passes (ignored on a GPU's own work).
-
-    Returns:
-        ``{"median_s", "min_s", "max_s", "iqr_s", "repeats", "times_s", "threads", "load"}``
-        (``iqr_s`` is the interquartile range, 0 with fewer than 2 repeats; ``load`` the 1-minute
-        load average, None where the system has none).
-
-    Raises:
-        ValueError: If ``repeats`` < 1, ``warmup`` < 0 or ``threads`` < 1.
-
-    Example:
-        >>> timing = measure_inference_time(nn.Linear(4, 2), [(torch.randn(8, 4), torch.zeros(8))], repeats=3)
-        >>> timing["repeats"], len(timing["times_s"])
-        (3, 3)
-    """
-    if repeats < 1 or warmup < 0 or threads < 1:
-        raise ValueError(f"need repeats >= 1, warmup >= 0 and threads >= 1; got repeats={repeats}, warmup={warmup}, "
-                         f"threads={threads}")
-    device = _device_of(model)
-    model.eval()
-    times = []
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        with torch.inference_mode():
-            for index in range(warmup + repeats):
-                _synchronize(device)
-                start = time.perf_counter()
-                for inputs, _ in loader:
-                    model(inputs)
-                _synchronize(device)
-                if index >= warmup:
-                    times.append(time.perf_counter() - start)
-    finally:
-        torch.set_num_threads(before)
-    quartiles = statistics.quantiles(times, n=4, method="inclusive") if len(times) > 1 else [times[0]] * 3
-    return {
-        "median_s": statistics.median(times),
-        "min_s": min(times),
-        "max_s": max(times),
-        "iqr_s": quartiles[2] - quartiles[0],
-        "repeats": repeats,
-        "times_s": times,
-        "threads": threads,
-        "load": None if load is None else round(load, 2),
-    }
