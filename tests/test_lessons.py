@@ -259,7 +259,7 @@ def _closed(fig: Figure) -> bool:
     return fig.number not in plt.get_fignums() if hasattr(fig, "number") else True
 
 
-def test_figures_are_returned_closed_with_labelled_axes(fc, fc_batches):
+def test_figures_are_returned_closed_with_labelled_axes(fc, fc_batches, sample_run):
     frame = lessons.score_frame(fc, "grasp", fc_batches)
     table, _ = lessons.compare_iterations(fc, 1.0, (1, 2))
     figures = [
@@ -268,9 +268,7 @@ def test_figures_are_returned_closed_with_labelled_axes(fc, fc_batches):
         plots_lessons.plot_score_distributions(lessons.score_frame(fc, "rand"), title="Rand", scale="linear"),
         plots_lessons.plot_signed_histogram(frame, title="GraSP"),
         plots_lessons.plot_layer_density(table, title="SynFlow"),
-        plots_lessons.plot_training_curves(
-            {"a": [{"epoch": 0, "top1": 10.0}, {"epoch": 1, "top1": 50.0}]}, references={"seed": 11.35}
-        ),
+        plots_lessons.plot_training_curves(lessons.histories({"snip": sample_run.result}), references={"report": 11.35}),
         plots_lessons.plot_collapse_rates(lessons.collapse_rates(lessons.rand_collapse([3.0], [1, 2]))),
         plots_lessons.plot_flow_conservation(lessons.flow_conservation(fc)),
         plots_lessons.plot_fan_in(lessons.fan_in_table(fc), threshold=0.07),
@@ -281,11 +279,13 @@ def test_figures_are_returned_closed_with_labelled_axes(fc, fc_batches):
             assert ax.get_xlabel() and ax.get_ylabel()
     assert figures[1].axes[0].get_xscale() == "symlog"
     assert figures[0].axes[0].get_xscale() == "log"
+    curve = figures[5].axes[0].lines[0]
+    assert list(curve.get_ydata()) == [row.top1 for row in sample_run.result.post_history], "the real run's curve"
     texts = [t.get_text() for t in figures[4].axes[0].texts]
     assert texts.count("collapsed") == int((table.kept == 0).sum()) >= 1, "one label per empty layer"
 
 
-def test_plot_functions_reject_empty_or_bad_input():
+def test_plot_functions_reject_empty_or_bad_input(sample_run):
     empty = pd.DataFrame(columns=["module", "layer", "size", "score", "density", "kept"])
     with pytest.raises(ValueError, match="non-empty"):
         plots_lessons.plot_score_distributions(empty)
@@ -298,7 +298,7 @@ def test_plot_functions_reject_empty_or_bad_input():
     with pytest.raises(ValueError, match="non-zero"):
         plots_lessons.plot_signed_histogram(pd.DataFrame({"score": [0.0, 0.0]}))
     with pytest.raises(ValueError, match="unknown metric 'acc'"):
-        plots_lessons.plot_training_curves({"a": [{"epoch": 0, "top1": 1.0}]}, metric="acc")
+        plots_lessons.plot_training_curves(lessons.histories({"snip": sample_run.result}), metric="acc")
     with pytest.raises(ValueError, match="at least one"):
         plots_lessons.plot_training_curves({})
 

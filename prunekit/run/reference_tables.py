@@ -17,16 +17,19 @@ import csv
 import io
 import json
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from prunekit.core.scorers import SCORERS
 from prunekit.run.reference_parts import ROW_SETTINGS, SWEEP_SETTINGS, VGG_LAYER_COMPRESSION, VGG_SETTINGS, Scale
 from prunekit.run.result import RunResult
 
-__all__ = ["PartFiles", "csv_text", "mean_std", "mnist_files", "vgg_files"]
+__all__ = ["PartFiles", "csv_text", "grouped", "mean_std", "mnist_files", "vgg_files"]
+
+T = TypeVar("T")
+K = TypeVar("K")
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,19 @@ class PartFiles:
 
     csvs: dict[str, tuple[str, str]] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
+
+
+def grouped(items: Iterable[T], key: Callable[[T], K]) -> dict[K, list[T]]:
+    """The items under each key, keys in order of first appearance and items in their order.
+
+    Example:
+        >>> grouped(["ab", "ac", "b"], lambda word: word[0])
+        {'a': ['ab', 'ac'], 'b': ['b']}
+    """
+    groups: dict[K, list[T]] = {}
+    for item in items:
+        groups.setdefault(key(item), []).append(item)
+    return groups
 
 
 def mean_std(values: Sequence[float]) -> tuple[float, float | None]:
@@ -123,7 +139,6 @@ def mnist_files(part: str, results: Sequence[RunResult], scale: Scale) -> PartFi
     """
     settings = ROW_SETTINGS if part == "mnist-row" else SWEEP_SETTINGS
     rows = []
-    groups: dict[tuple[str, float], list[RunResult]] = {}
     for result in results:
         config, label = result.config, _label(result, settings)
         disconnected = getattr(result, "disconnected", None)
@@ -133,8 +148,8 @@ def mnist_files(part: str, results: Sequence[RunResult], scale: Scale) -> PartFi
             result.params.total, len(result.collapsed_layers), ";".join(result.collapsed_layers), disconnected,
             result.origin.value, result.data.train_examples, result.data.test_examples,
         ])
-        groups.setdefault((label, config.compression), []).append(result)
     summary = []
+    groups = grouped(results, lambda result: (_label(result, settings), result.config.compression))
     for (label, compression), members in groups.items():
         first = members[0]
         top1, top1_std = mean_std([r.top1 for r in members])
@@ -216,11 +231,8 @@ def vgg_files(paths: Sequence[Path], scale: Scale) -> PartFiles:
     run_rows = [[r["setting"], r["pruner"], r["rounds"], r["compression"], r["seed"], r["kept"], r["total"],
                  r["density"], r["flops"], r["flops_remaining"], r["flop_ratio"], len(r["collapsed_layers"]),
                  r["disconnected"], _prune_data(r)] for r in rows]
-    groups: dict[tuple[str, float], list[dict[str, Any]]] = {}
-    for r in rows:
-        groups.setdefault((r["setting"], r["compression"]), []).append(r)
     summary = []
-    for (label, compression), members in groups.items():
+    for (label, compression), members in grouped(rows, lambda r: (r["setting"], r["compression"])).items():
         ratio, ratio_std = mean_std([m["flop_ratio"] for m in members])
         density, _ = mean_std([m["density"] for m in members])
         summary.append([label, members[0]["pruner"], members[0]["rounds"], compression, len(members), density,
@@ -228,11 +240,8 @@ def vgg_files(paths: Sequence[Path], scale: Scale) -> PartFiles:
                         sum(m["disconnected"] for m in members), _prune_data(members[0])])
     layer_rows = [[r["setting"], r["seed"], r["module"], r["size"], r["kept"], r["density"], r["flops"],
                    r["flops_remaining"]] for r in layers]
-    by_layer: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for r in layers:
-        by_layer.setdefault((r["setting"], r["module"]), []).append(r)
     layer_summary = []
-    for (label, module), members in by_layer.items():
+    for (label, module), members in grouped(layers, lambda r: (r["setting"], r["module"])).items():
         density, density_std = mean_std([m["density"] for m in members])
         flops, flops_std = mean_std([float(m["flops_remaining"]) for m in members])
         layer_summary.append([label, module, len(members), members[0]["size"], members[0]["flops"], density,
