@@ -271,7 +271,8 @@ def _missing_message(name: str, root: Path) -> str:
             f"MNIST not found: put the four IDX files (train-images-idx3-ubyte, train-labels-idx1-ubyte, "
             f"t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, optionally .gz) in {root / 'MNIST' / 'raw'}/, "
             f"e.g. with torchvision.datasets.MNIST({str(root)!r}, download=True) on a machine with internet, "
-            f"or pass data_dir=/ PRUNEKIT_DATA= a folder that has MNIST/raw/ "
+            f"or point --data-dir (data_dir= in Python, or the PRUNEKIT_DATA environment variable) "
+            f"at a folder that has MNIST/raw/ "
             f"(and allow_sample=True to use the shipped sample in {sample_dir()})"
         )
     archive = "cifar-10-python.tar.gz" if name == "cifar10" else "cifar-100-python.tar.gz"
@@ -279,7 +280,8 @@ def _missing_message(name: str, root: Path) -> str:
         f"{name.upper().replace('CIFAR', 'CIFAR-')} not found: "
         f"put the extracted {_cifar_folder(name)}/ folder under {root}/ "
         f"(download {archive} from https://www.cs.toronto.edu/~kriz/cifar.html and run "
-        f"`tar -xzf {archive} -C {root}`), or pass data_dir=/ PRUNEKIT_DATA= a folder that has it. "
+        f"`tar -xzf {archive} -C {root}`), or point --data-dir (data_dir= in Python, or the PRUNEKIT_DATA "
+        f"environment variable) at a folder that has it. "
         f"prunekit.run.data.cifar_fallback() gives labelled MNIST stand-ins instead"
     )
 
