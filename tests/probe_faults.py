@@ -262,7 +262,9 @@ def _papermill_case(name: str, parameters: list[str], needle: str) -> Callable[[
         process = subprocess.run([sys.executable, "-m", "papermill", str(REPO / "notebooks" / "05_synflow.ipynb"),
                                   str(work / "out.ipynb"), "-p", "INTERACTIVE", "False", *parameters, "--cwd",
                                   str(REPO / "notebooks")], capture_output=True, text=True, timeout=600)
-        line = next((ln for ln in process.stderr.splitlines() if "ParameterError" in ln), _first_line(process))
+        # papermill prints the notebook's traceback; the row shows the check's message
+        lines = process.stderr.splitlines()
+        line = next((ln for ln in lines if ln.startswith("ParameterError:")), _first_line(process))
         ok = process.returncode != 0 and needle in process.stderr
         return Outcome(name, process.returncode, line.strip()[:160], ok)
 

@@ -89,3 +89,16 @@ def test_batch_notebook_shows_the_data_notice_once(batch_run: dict[str, Any]) ->
     shown = _outputs_text(batch_run["nb"])
     notices = [line for line in shown.splitlines() if SAMPLE_NOTICE in line]
     assert len(notices) == 1, f"the shipped-sample notice appears {len(notices)} times, not once:\n" + "\n".join(notices)
+
+
+def test_sweep_kernels_do_not_warn_about_their_transport(tmp_path: Path) -> None:
+    """A sweep's runs are papermill notebooks too: their kernels get the same keys (the fault probe saw the warning)."""
+    from prunekit.run import sweep
+
+    (tmp_path / "no-mnist").mkdir()
+    grid = sweep.expand_grid(["rand"], [1], result_dir=tmp_path / "sweep", post_epochs=1, train_limit=300,
+                             test_limit=200, timing_repeats=1, device="cpu", data_dir=str(tmp_path / "no-mnist"))
+    with _stderr_captured() as captured:
+        summary = sweep.run_sweep(grid, progress=False)
+    assert summary.done == [grid[0].expid], captured[0][-3000:]
+    assert TRANSPORT_WARNING not in captured[0], "a sweep's kernel still warns about plain TCP"

@@ -35,11 +35,11 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from prunekit.run.executors import kernel_config
 from prunekit.run.resources import notebooks_dir
 from prunekit.teach.parameters import assigned_names
 
 __all__ = [
-    "KERNEL_CONFIG",
     "declared_parameters",
     "notebooks_in",
     "parse_parameters",
@@ -48,12 +48,6 @@ __all__ = [
     "run_notebooks",
     "main",
 ]
-
-KERNEL_CONFIG: dict[str, dict[str, Any]] = {"KernelManager": {"transport_encryption": "auto"}}
-"""Jupyter config of the kernels started here: their manager provisions CurveZMQ keys when the
-kernelspec declares support (ipykernel >= 7 does), so the kernel does not warn that it runs over
-TCP without encryption (jupyter_client >= 8.10; older versions ignore the setting)."""
-
 
 def notebooks_in(folder: str | Path, only: Sequence[str] = ()) -> list[Path]:
     """The numbered notebooks (``NN_name.ipynb``) of a folder, in order.
@@ -143,7 +137,6 @@ def _per_notebook(notebooks: Sequence[Path], values: Mapping[str, Any]) -> dict[
 def _execute(path: Path, out: Path, values: Mapping[str, Any], kernel_name: str) -> str:
     """Runs one notebook; ``"ok (N s)"`` or ``"FAILED: <the error's last line>"``."""
     import papermill
-    from traitlets.config import Config
 
     start = time.perf_counter()
     try:
@@ -154,7 +147,7 @@ def _execute(path: Path, out: Path, values: Mapping[str, Any], kernel_name: str)
             kernel_name=kernel_name,
             cwd=str(path.parent),
             progress_bar=False,
-            config=Config(KERNEL_CONFIG),
+            config=kernel_config(),
         )
     except Exception as error:  # noqa: BLE001 - papermill raises many kinds; each is recorded, the rest go on
         first = str(error).strip().splitlines()
