@@ -1,4 +1,4 @@
-"""From scores to masks: schedules, rounds, layer collapse (the exact top-k selection is in :mod:`prunekit.core.selection`).
+"""From scores to masks: schedules, rounds, layer collapse; the exact top-k is :mod:`prunekit.core.selection`.
 
 The compression exponent ``a`` (the report's ``--compression``) sets the density,
 the fraction of prunable weights kept: ``density = 10 ** -a``; the compression
