@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from prunekit.run.machine import THREAD_VARIABLES, thread_share
 from prunekit.teach import batch
 
 
@@ -64,8 +65,13 @@ def test_main_reads_dot_notebooks_or_asks_for_the_folder(
     assert "pass --notebooks" in capsys.readouterr().err
 
 
-def test_parallel_notebooks_start_the_summary_last_with_one_thread_each(tmp_path: Path) -> None:
-    """With --jobs 2 a notebook flagged ``after_others`` waits for the rest, even when it sorts first."""
+def test_parallel_notebooks_start_the_summary_last_with_their_share_of_the_cores(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With --jobs 2 a notebook flagged ``after_others`` waits for the rest, even when it sorts first; each
+    kernel gets cores // 2 torch threads."""
+    for name in THREAD_VARIABLES:  # as on a user's machine: no thread count chosen
+        monkeypatch.delenv(name, raising=False)
     source, shared = tmp_path / "src", tmp_path / "shared"
     source.mkdir()
     shared.mkdir()
@@ -85,7 +91,8 @@ def test_parallel_notebooks_start_the_summary_last_with_one_thread_each(tmp_path
                              for o in c.get("outputs", []))
                for name in outcome}
     assert "summary read ['01', '02']" in printed["00_summary"]
-    assert "threads 1" in printed["01_run"] and "threads 1" in printed["02_run"]
+    share = f"threads {thread_share(2)}"
+    assert share in printed["01_run"] and share in printed["02_run"]
     with pytest.raises(ValueError, match="jobs must be 1 or more; got 0"):
         batch.run_notebooks([], tmp_path / "out", jobs=0)
 

@@ -19,6 +19,7 @@ import pytest
 from prunekit import cli
 from prunekit.run import executors, sweep
 from prunekit.run.experiment import load_result, run_dir
+from prunekit.run.machine import thread_share
 from prunekit.run.presets import PRESETS, RENAMED_PRESETS, get_preset
 
 
@@ -290,6 +291,7 @@ def test_a_parallel_sweep_completes_and_skips_every_run_when_started_again(
         assert (result.status, result.config.pruner, result.config.compression) == (
             "complete", config.pruner, config.compression)
         assert result.origin.value == "sample" and result.data.train_examples == small["train_limit"]
+        assert result.machine.threads == int(os.environ.get("OMP_NUM_THREADS") or thread_share(2)), "its share"
         notebook = json.loads((run_dir(config) / "run.ipynb").read_text())
         printed = "".join("".join(o.get("text", "")) for c in notebook["cells"] for o in c.get("outputs", []))
         assert f"run {config.expid}: {config.pruner}" in printed, "the executed notebook keeps the summary"

@@ -59,6 +59,7 @@ from prunekit.run.datasets import (
     read_idx,
 )
 from prunekit.run.loader import DeviceLoader, prune_loader
+from prunekit.run.machine import LoadedMachineWarning
 from prunekit.run.resources import default_data_dir, sample_dir
 
 __all__ = [
@@ -194,20 +195,21 @@ def notices_as_lines() -> Iterator[None]:
 
 
 def show_notices_as_lines() -> None:
-    """For this whole process, shows data notices as plain ``prunekit: ...`` lines on stderr.
+    """For this whole process, shows data (and loaded-machine) notices as plain ``prunekit: ...`` lines on stderr.
 
     For worker processes of a batch; elsewhere use :func:`notices_as_lines`, which undoes it.
     """
     shown = warnings.showwarning
 
     def show(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001, ANN202, PLR0913
-        if issubclass(category, DataWarning):
+        if issubclass(category, (DataWarning, LoadedMachineWarning)):
             print(f"prunekit: {message}", file=sys.stderr, flush=True)
         else:
             shown(message, category, filename, lineno, file, line)
 
     warnings.showwarning = show
     warnings.simplefilter("always", DataWarning)  # _shout already shows each notice once
+    warnings.simplefilter("always", LoadedMachineWarning)  # so does machine.warn_if_loaded
 
 
 # --------------------------------------------------------------------------- downloads

@@ -27,6 +27,7 @@ from typing import Any
 
 from prunekit.run.config import ExperimentConfig
 from prunekit.run.experiment import RESULT_FILE, run_dir
+from prunekit.run.machine import share_threads, thread_share
 from prunekit.run.plugins import ENV_VAR, load_plugins
 from prunekit.run.sweep_folder import finished_as_wanted
 
@@ -153,21 +154,15 @@ class _Pool:
     same_machine: bool = False
 
 
-def _share_cpus(threads: int) -> None:
-    """In a worker: the notebook kernels it starts use ``threads`` CPU threads (unless the user chose)."""
-    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(name, str(threads))
-
-
 def _local(folder: Path, jobs: int | None, options: Mapping[str, Any]) -> _Pool:
     """Worker processes; with N at a time, each run's kernel gets 1/N of the CPU threads (no oversubscription)."""
     workers = jobs or 1
     if workers == 1:  # papermill starts its own kernel process; a thread is enough to wait for it
         pool: concurrent.futures.Executor = concurrent.futures.ThreadPoolExecutor(max_workers=1)
     else:
-        threads = max(1, (os.cpu_count() or 1) // workers)
         pool = concurrent.futures.ProcessPoolExecutor(
-            workers, mp_context=multiprocessing.get_context("spawn"), initializer=_share_cpus, initargs=(threads,)
+            workers, mp_context=multiprocessing.get_context("spawn"), initializer=share_threads,
+            initargs=(thread_share(workers),),
         )
     return _Pool(pool.submit, lambda cancel: pool.shutdown(wait=not cancel, cancel_futures=cancel), workers, True)
 

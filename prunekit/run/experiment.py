@@ -75,6 +75,7 @@ from prunekit.run.result import (
 )
 from prunekit.run.run_folder import RunExistsError, adopt, claim, finish, finished_twin, run_lock, start, twin_under_way
 from prunekit.run.summary import divergence_line, summary_lines
+from prunekit.run.machine import machine_now, warn_if_loaded
 from prunekit.run.timing import measure_inference_time
 from prunekit.run.training import (
     TrainingDiverged,
@@ -259,6 +260,8 @@ def run_singleshot(
         if progress:
             print(text, flush=True)
 
+    machine = machine_now()
+    warn_if_loaded(machine)
     seed_everything(config.seed)
     train, test = load_splits(config, device, allow_fallback)
     say(f"data: {train.source}")
@@ -352,6 +355,7 @@ def run_singleshot(
         histograms=histograms,
         divergence=diverged,
         disconnected=is_disconnected(model, input_shape=train.spec.input_shape),
+        machine=machine,
     )
     finish(folder, model.state_dict(), result)
     say(f"saved {folder / RESULT_FILE}" + (f"; {divergence_line(result)}" if result.diverged else ""))

@@ -24,6 +24,7 @@ __all__ = [
     "EpochRow",
     "FlopCount",
     "LayerRow",
+    "Machine",
     "ParamCount",
     "PruneInfo",
     "Timing",
@@ -127,6 +128,41 @@ class Timing:
     times_s: tuple[float, ...]
     threads: int = 0
     load: float | None = None
+
+
+@dataclass(frozen=True)
+class Machine:
+    """The CPU a run trained on, as it was when the run started.
+
+    Attributes:
+        cores: CPU cores the process could use.
+        threads: Torch's CPU threads while training.
+        load: The 1-minute load average when the run started (None where the system has none).
+
+    Example:
+        >>> Machine(cores=2, threads=1, load=4.5).overloaded
+        True
+    """
+
+    cores: int
+    threads: int
+    load: float | None = None
+
+    @property
+    def overloaded(self) -> bool:
+        """Whether the machine was loaded beyond its cores when the run started: a load of at least one more
+        than the cores (a sweep or batch that fills every core with its own workers is not overloaded)."""
+        return self.load is not None and self.load >= self.cores + 1
+
+    def line(self) -> str:
+        """The summary line: threads, cores and load."""
+        load = "not known" if self.load is None else f"{self.load:g}"
+        return f"CPU: {self.threads} torch thread(s) on {self.cores} core(s); load {load} when the run started"
+
+    def notice(self) -> str:
+        """What a run started on a loaded machine says."""
+        return (f"LOADED MACHINE: the load was {self.load:g} on {self.cores} core(s) when the run started, so other "
+                "work competed for the CPU: its training and test times are slower than on a quiet machine")
 
 
 @dataclass(frozen=True)

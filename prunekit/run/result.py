@@ -35,6 +35,7 @@ from prunekit.run.records import (
     EpochRow,
     FlopCount,
     LayerRow,
+    Machine,
     ParamCount,
     PruneInfo,
     Timing,
@@ -54,6 +55,7 @@ __all__ = [
     "EpochRow",
     "FlopCount",
     "LayerRow",
+    "Machine",
     "ParamCount",
     "PruneInfo",
     "ResultSchemaError",
@@ -125,6 +127,8 @@ class RunResult:
         disconnected: Whether the final masks leave no path from input to output
             (:func:`prunekit.core.connectivity.is_disconnected`; layer collapse implies it). None for a
             result saved before prunekit checked, unless a collapsed layer shows it.
+        machine: The CPU's cores, torch's threads and the load when the run started (None: saved before
+            prunekit recorded it).
     """
 
     config: ExperimentConfig
@@ -148,6 +152,7 @@ class RunResult:
     histograms: WeightHistograms = WeightHistograms()
     divergence: Divergence | None = None
     disconnected: bool | None = None
+    machine: Machine | None = None
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -234,6 +239,7 @@ class RunResult:
             "histograms": {key: list(values) for key, values in dataclasses.asdict(self.histograms).items()},
             "divergence": None if self.divergence is None else dataclasses.asdict(self.divergence),
             "disconnected": self.disconnected,
+            "machine": None if self.machine is None else dataclasses.asdict(self.machine),
         }
 
     @classmethod
@@ -410,6 +416,10 @@ def _build(data: Mapping[str, Any]) -> RunResult:
         # results saved before the check: known only where a layer collapsed (collapse implies disconnection)
         disconnected=bool(data["disconnected"]) if data.get("disconnected") is not None
         else True if data["collapsed_layers"] else None,
+        machine=None if data.get("machine") is None else Machine(
+            cores=int(data["machine"]["cores"]), threads=int(data["machine"]["threads"]),
+            load=None if data["machine"].get("load") is None else float(data["machine"]["load"]),
+        ),
     )
 
 

@@ -71,6 +71,10 @@ def summary_lines(result: RunResult) -> list[str]:
         f"pruning: {result.prune.rounds} round(s) in {result.prune.time_s:.2f} s; "
         f"training {result.train_time_s:.1f} s",
     ]
+    if result.machine is not None:
+        lines.append(result.machine.line())
+        if result.machine.overloaded:
+            lines.append(result.machine.notice())
     if result.collapsed_layers:
         lines.append(
             f"LAYER COLLAPSE: {', '.join(result.collapsed_layers)} kept no weights, so no signal reaches the "

@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+import os
 import sys
 import time
 import traceback
@@ -64,6 +65,7 @@ from prunekit.run.grid import (  # noqa: F401 - the grid's functions are part of
 )
 from prunekit.run.io import contained_path
 from prunekit.run.parsing import OneLineParser
+from prunekit.run.machine import cpu_cores, thread_share
 from prunekit.run.plugins import load_plugins, loaded_plugins
 from prunekit.run.sweep_folder import (  # noqa: F401 - SCHEMA and CLAIMS are part of this module's API
     CLAIMS,
@@ -223,6 +225,9 @@ def run_sweep(
         finished = {config.expid for config in configs if config.expid not in rerun and _finished(config)}
         summary.skipped = [config.expid for config in configs if config.expid in finished]
         todo = [config for config in configs if config.expid not in finished]
+        if progress and executor == "local" and (jobs or 1) > 1 and todo:
+            threads = os.environ.get("OMP_NUM_THREADS") or thread_share(jobs)
+            print(f"sweep: {jobs} runs at a time, {threads} torch thread(s) each, on {cpu_cores()} core(s)", flush=True)
         with tqdm(total=len(configs), initial=len(summary.skipped), desc="sweep", unit="run",
                   disable=not progress) as bar:
             _drive(pool, todo, summary, bar, (kernel_name, allow_fallback, str(Path.cwd()), plugins), poll_s,

@@ -8,7 +8,7 @@ leaves its error banner in the saved copy) and the others still run.
 A parameter goes to the notebooks that declare it in their ``parameters`` cell (``-p POST_EPOCHS=1``
 reaches 01–06, not 00 or 08); one that no notebook declares is an error naming those they declare.
 
-With ``jobs > 1`` notebooks run side by side, each kernel with one torch thread, the long ones first
+With ``jobs > 1`` notebooks run side by side, each kernel with its share of the cores, the long ones first
 (metadata ``"prunekit": {"minutes": N}``, the CPU minutes it takes with its defaults; 1 when missing), the
 others in numbered order (``06`` copies the single runs of 01–05 when they are finished in time).
 A notebook that reads the others' runs (``08_summary``) says so in its metadata
@@ -36,6 +36,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from prunekit.run.executors import kernel_config
+from prunekit.run.machine import share_threads, thread_share
 from prunekit.run.resources import notebooks_dir
 from prunekit.teach.parameters import assigned_names
 
@@ -155,12 +156,6 @@ def _execute(path: Path, out: Path, values: Mapping[str, Any], kernel_name: str)
     return f"ok ({time.perf_counter() - start:.0f} s)"
 
 
-def _one_thread() -> None:
-    """Worker start: the kernels it launches inherit one intra-op thread (no oversubscription)."""
-    os.environ["OMP_NUM_THREADS"] = "1"
-    os.environ["MKL_NUM_THREADS"] = "1"
-
-
 def start_order(notebooks: Sequence[Path], jobs: int) -> list[list[Path]]:
     """The two waves in which :func:`run_notebooks` starts ``notebooks``: the others, then the ``after_others`` ones.
 
@@ -198,7 +193,7 @@ def run_notebooks(
         parameters: Papermill parameters for every notebook (``INTERACTIVE`` defaults to False).
         kernel_name: The Jupyter kernel.
         progress: Show a bar over notebooks and one line per notebook.
-        jobs: Notebooks run at once (each kernel with one torch thread when above 1).
+        jobs: Notebooks run at once (above 1, each kernel gets its share of the cores: cores // jobs threads).
 
     Returns:
         Notebook name → ``"ok (N s)"`` or ``"FAILED: "`` and the error's last line, in the order given.
@@ -229,7 +224,7 @@ def run_notebooks(
                     record(path, _execute(path, out, values[path], kernel_name))
                 continue
             with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
-                                     initializer=_one_thread) as pool:
+                                     initializer=share_threads, initargs=(thread_share(jobs),)) as pool:
                 futures = {pool.submit(_execute, path, out, values[path], kernel_name): path for path in wave}
                 try:
                     for future in as_completed(futures):
