@@ -205,3 +205,22 @@ def test_the_handout_refuses_a_non_empty_folder_unless_forced(tmp_path: Path, ca
     assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
     assert handout.main(["--notebooks", str(NOTEBOOKS), "--out", str(out), "--force"]) == 0
     assert (out / "notes.txt").read_text() == "mine" and (out / "README.md").exists()
+
+
+def test_a_failed_check_shows_its_message_without_prunekits_frames(tmp_path: Path) -> None:
+    """In a notebook the student sees one line: the check's message, not three frames of exercises.py."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    cell = ("from prunekit.teach import exercises\n"
+            "exercises.check_scores(lambda model, batches: "
+            "{n: w.detach() for n, w in model.named_parameters() if n.endswith('weight')}, 'mag')")
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(cell)])
+    with pytest.raises(CellExecutionError):
+        NotebookClient(notebook, timeout=300, kernel_name="python3",
+                       resources={"metadata": {"path": str(tmp_path)}}).execute()
+    error = next(o for o in notebook.cells[0].outputs if o.output_type == "error")
+    assert error.ename == "ExerciseCheckError"
+    assert error.traceback == [f"ExerciseCheckError: {error.evalue}"], error.traceback
+    assert "exercises.py" not in "\n".join(error.traceback)

@@ -73,7 +73,18 @@ DENSITY_HINT = "a layer's density is the number of ones in its weight_mask divid
 
 
 class ExerciseCheckError(AssertionError):
-    """A student's function disagrees with prunekit's reference; the message says where and how."""
+    """A student's function disagrees with prunekit's reference; the message says where and how.
+
+    In a notebook it shows as its message alone: the frames of the check inside prunekit say
+    nothing to a student (IPython renders an exception through its ``_render_traceback_``).
+
+    Example:
+        >>> ExerciseCheckError("layers.0: expected 1, received 2")._render_traceback_()
+        ['ExerciseCheckError: layers.0: expected 1, received 2']
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"{type(self).__name__}: {self}"]
 
 
 class StridedNet(nn.Module):
