@@ -17,13 +17,14 @@ import argparse
 import base64
 import html
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from prunekit.report.collect import collect, data_label, data_sentence
+from prunekit.report.collect import SkippedResultWarning, collect, data_label, data_sentence
 from prunekit.report.plots import plot_accuracy_vs_compression, plot_layer_flops, plot_weight_histograms_3d
 from prunekit.report.reference_page import figure_png, reference_figures, reference_html, reference_tables
 from prunekit.report.reference_view import NOT_COMPUTED, default_reference_dir, load_reference
@@ -361,10 +362,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     out = Path(args.out) if args.out else Path(args.folder) / "report"
     try:
-        page = write_report(args.folder, out, reference=args.reference, with_reference=not args.no_reference)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", SkippedResultWarning)
+            page = write_report(args.folder, out, reference=args.reference, with_reference=not args.no_reference)
     except (FileNotFoundError, ValueError) as error:
         print(f"prunekit report: {error}", file=sys.stderr)
         return 2
+    finally:
+        for warning in caught:  # a skipped file is one plain line; other warnings as Python shows them
+            if issubclass(warning.category, SkippedResultWarning):
+                print(f"prunekit report: {warning.message}", file=sys.stderr)
+            else:
+                warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
     print((out / "report.md").read_text(encoding="utf-8"))
     print(f"\nwrote {page} and the tables (.md, .csv) and figures (.png) beside it")
     return 0
