@@ -224,3 +224,51 @@ def test_a_failed_check_shows_its_message_without_prunekits_frames(tmp_path: Pat
     assert error.ename == "ExerciseCheckError"
     assert error.traceback == [f"ExerciseCheckError: {error.evalue}"], error.traceback
     assert "exercises.py" not in "\n".join(error.traceback)
+
+
+def test_rand_scores_that_seed_inside_the_function_are_rejected() -> None:
+    def seeded(model, batches):
+        torch.manual_seed(0)  # the check seeds torch with 0 first, so the values match; the seeding is the error
+        return {name: torch.randn_like(w) for name, w in model.named_parameters() if name.endswith("weight")}
+
+    def unseeded(model, batches):
+        return {name: torch.randn_like(w) for name, w in model.named_parameters() if name.endswith("weight")}
+
+    exercises.check_scores(unseeded, "rand")
+    with pytest.raises(exercises.ExerciseCheckError, match="the function seeds the generator itself") as wrong:
+        exercises.check_scores(seeded, "rand")
+    assert "manual_seed" not in str(wrong.value), "the message names the mistake, not the code"
+
+
+def test_a_flop_counter_that_leaves_its_hooks_registered_is_rejected() -> None:
+    def leaky(model, input_shape):
+        flops = {}
+
+        def count(module, inputs, output):
+            weight = module.weight
+            per_output = weight[0].numel() if weight.dim() > 1 else weight.numel()
+            flops[names[module]] = float(per_output * output[0].numel())
+
+        names = {m: f"{n}.weight" for n, m in model.named_modules() if hasattr(m, "weight_mask")}
+        for module in names:
+            module.register_forward_hook(count)  # never removed
+        model(torch.zeros(1, *input_shape))
+        return flops
+
+    assert exercises.reference_layer_flops(exercises.small_models()["fc"])  # the reference itself leaves none
+    with pytest.raises(exercises.ExerciseCheckError, match=r"left \d+ hook\(s\) registered on the fc network"):
+        exercises.check_flops(leaky)
+
+
+def test_grasp_scores_off_by_a_fraction_of_a_percent_are_rejected() -> None:
+    """On the ConvNet GraSP's scores are at most about 1e-7: the tolerance follows their scale (a fixed 1e-9 let
+    a 0.4 % error pass there)."""
+    from prunekit.core.models.fc import Conv
+
+    def almost(model, batches):
+        factor = 1.004 if isinstance(model, Conv) else 1.0
+        return {name: score * factor for name, score in exercises.reference_scores("grasp", model, batches).items()}
+
+    exercises.check_scores(lambda model, batches: exercises.reference_scores("grasp", model, batches), "grasp")
+    with pytest.raises(exercises.ExerciseCheckError, match=r"\(conv network, seed 0\).*\n.*1.004 × prunekit's"):
+        exercises.check_scores(almost, "grasp")
