@@ -121,6 +121,16 @@ def test_when_nan_scores_must_be_kept_they_are_kept_by_position_and_the_pruned_s
     assert [m.tolist() for m in masks] == [[0.0, 1.0, 1.0], [0.0, 1.0]]
 
 
+def test_keeping_a_few_when_most_scores_are_nan_keeps_the_numbers_then_the_earliest_nans() -> None:
+    generator = torch.Generator().manual_seed(11)
+    scores = [torch.full((100_000,), math.nan), torch.full((200_000,), math.nan)]
+    scores[1][:2_000] = torch.rand(2_000, generator=generator)
+    masks = [torch.ones(100_000), torch.ones(200_000)]
+    select_topk_(scores, masks, 3_000)  # keeps the 2,000 numbers and the first 1,000 NaNs
+    assert torch.equal(masks[1][:2_000], torch.ones(2_000)) and int(masks[1][2_000:].sum()) == 0
+    assert int(masks[0][:1_000].sum()) == 1_000 and int(masks[0][1_000:].sum()) == 0
+
+
 def test_keeping_all_or_none_and_bad_input() -> None:
     masks = [torch.ones(3)]
     select_topk_([torch.randn(3)], masks, 5)

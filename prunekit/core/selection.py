@@ -111,8 +111,11 @@ class TopKSelector:
         bound = self._bound(flat, k, lowest=False)
         while True:
             positions, values = self._collect(flat, bound, lowest=False)
-            if values.numel() >= k or bound == -math.inf:
+            if values.numel() >= k:
                 break
+            if bound == -math.inf:  # fewer than k alive scores are numbers: the NaNs kept count from the other side
+                self._drop_lowest(flat, k, self.alive - k)
+                return
             bound = -math.inf
         threshold = torch.kthvalue(values, values.numel() - k + 1).values
         above = values > threshold
