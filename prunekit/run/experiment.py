@@ -56,6 +56,8 @@ from prunekit.run.io import save_checkpoint
 from prunekit.run.loader import DeviceLoader, prune_loader
 from prunekit.run.paths import CHECKPOINTS, MODEL_FILE, config_differences, config_hash, expid_of, run_dir
 from prunekit.run.resources import package_version
+from prunekit.run.machine import machine_now, warn_if_loaded
+from prunekit.run.records import epoch_rows, layer_rows
 from prunekit.run.result import (
     COMPLETE,
     DIVERGED,
@@ -63,9 +65,7 @@ from prunekit.run.result import (
     SCHEMA,
     DataInfo,
     Divergence,
-    EpochRow,
     FlopCount,
-    LayerRow,
     ParamCount,
     PruneInfo,
     RunResult,
@@ -75,7 +75,6 @@ from prunekit.run.result import (
 )
 from prunekit.run.run_folder import RunExistsError, adopt, claim, finish, finished_twin, run_lock, start, twin_under_way
 from prunekit.run.summary import divergence_line, summary_lines
-from prunekit.run.machine import machine_now, warn_if_loaded
 from prunekit.run.timing import measure_inference_time
 from prunekit.run.training import (
     TrainingDiverged,
@@ -163,21 +162,6 @@ def seeded_model(config: ExperimentConfig, data: DeviceDataset, device: torch.de
         dense_classifier=config.dense_classifier,
         device=device,
     )
-
-
-def _layer_rows(table: Any) -> tuple[LayerRow, ...]:
-    return tuple(
-        LayerRow(
-            module=row.module, layer_type=row.type, param=row.param, shape=tuple(int(n) for n in row.shape),
-            size=int(row.size), kept=int(row.kept), density=float(row.density), flops=int(row.flops),
-            flops_remaining=int(row.flops_remaining), prunable=bool(row.prunable),
-        )
-        for row in table.itertuples(index=False)
-    )
-
-
-def _epochs(rows: Sequence[dict[str, Any]]) -> tuple[EpochRow, ...]:
-    return tuple(EpochRow(**{key: row[key] for key in EpochRow.__dataclass_fields__}) for row in rows)
 
 
 def _prune(model: nn.Module, config: ExperimentConfig, prune_data: DeviceLoader, progress: bool) -> PruneInfo:
@@ -335,15 +319,15 @@ def run_singleshot(
             train_examples=train_loader.num_examples,
             test_examples=test_loader.num_examples,
         ),
-        pre_history=_epochs(pre_history),
-        post_history=_epochs(post_history),
+        pre_history=epoch_rows(pre_history),
+        post_history=epoch_rows(post_history),
         timing=Timing(
             median_s=timing["median_s"], min_s=timing["min_s"], max_s=timing["max_s"], iqr_s=timing["iqr_s"],
             repeats=timing["repeats"], times_s=tuple(timing["times_s"]), threads=timing["threads"], load=timing["load"],
         ),
         params=ParamCount(total=int(totals["params"]), kept=int(totals["kept"])),
         flops=FlopCount(total=int(totals["flops"]), remaining=int(totals["flops_remaining"])),
-        layers=_layer_rows(table),
+        layers=layer_rows(table),
         collapsed_layers=tuple(collapsed_layers(model)),
         prune=prune_info,
         # the epochs' training times, kept in the checkpoints: an interrupted run counts the time before it too

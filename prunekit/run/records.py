@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -30,6 +31,8 @@ __all__ = [
     "Timing",
     "Versions",
     "WeightHistograms",
+    "epoch_rows",
+    "layer_rows",
 ]
 
 
@@ -280,3 +283,20 @@ class Versions:
     torch: str
     torchvision: str
     prunekit: str
+
+
+def epoch_rows(rows: Sequence[Mapping[str, Any]]) -> tuple[EpochRow, ...]:
+    """The training loop's history rows (dicts, as :func:`prunekit.run.training.fit` returns them) as records."""
+    return tuple(EpochRow(**{key: row[key] for key in EpochRow.__dataclass_fields__}) for row in rows)
+
+
+def layer_rows(table: Any) -> tuple[LayerRow, ...]:
+    """The rows of :func:`prunekit.core.metrics.layer_table` (a DataFrame) as records."""
+    return tuple(
+        LayerRow(
+            module=row.module, layer_type=row.type, param=row.param, shape=tuple(int(n) for n in row.shape),
+            size=int(row.size), kept=int(row.kept), density=float(row.density), flops=int(row.flops),
+            flops_remaining=int(row.flops_remaining), prunable=bool(row.prunable),
+        )
+        for row in table.itertuples(index=False)
+    )
