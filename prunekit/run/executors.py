@@ -27,11 +27,12 @@ from typing import Any
 
 from prunekit.run.config import ExperimentConfig
 from prunekit.run.experiment import RESULT_FILE, run_dir
+from prunekit.run.kernels import kernel_config
 from prunekit.run.machine import share_threads, thread_share
 from prunekit.run.plugins import ENV_VAR, load_plugins
 from prunekit.run.sweep_folder import finished_as_wanted
 
-__all__ = ["ATTEMPTS", "ERROR_FILE", "EXECUTORS", "KERNEL_CONFIG", "NOTEBOOK", "TEMPLATE", "kernel_config", "run_one"]
+__all__ = ["ATTEMPTS", "ERROR_FILE", "EXECUTORS", "NOTEBOOK", "TEMPLATE", "run_one"]
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "templates" / "run.ipynb"
 """The notebook every run executes."""
@@ -40,18 +41,6 @@ NOTEBOOK = "run.ipynb"
 ERROR_FILE = "error.txt"
 ATTEMPTS = "attempts.log"
 """One line per time a sweep started computing the run (when, which process on which machine)."""
-
-KERNEL_CONFIG: dict[str, dict[str, Any]] = {"KernelManager": {"transport_encryption": "auto"}}
-"""Jupyter config of the kernels started here: their manager provisions CurveZMQ keys when the
-kernelspec declares support (ipykernel >= 7 does), so the kernel does not warn that it runs over
-TCP without encryption (jupyter_client >= 8.10; older versions ignore the setting)."""
-
-
-def kernel_config() -> Any:
-    """:data:`KERNEL_CONFIG` as the traitlets ``Config`` that ``papermill.execute_notebook(config=...)`` takes."""
-    from traitlets.config import Config
-
-    return Config(KERNEL_CONFIG)
 
 
 # --------------------------------------------------------------------------- one run

@@ -35,7 +35,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from prunekit.run.executors import kernel_config
+from prunekit.run.kernels import kernel_config
 from prunekit.run.machine import share_threads, thread_share
 from prunekit.run.resources import notebooks_dir
 from prunekit.teach.parameters import assigned_names
