@@ -51,6 +51,7 @@ __all__ = [
     "check_flops",
     "check_scores",
     "check_topk_mask",
+    "positive_factor",
     "reference_density_table",
     "reference_layer_flops",
     "reference_scores",
@@ -67,8 +68,8 @@ HINTS: Mapping[str, str] = field_view("hint")
 
 TOPK_HINT = ("keep the k largest scores over all tensors together; at the threshold, keep tied entries of the earlier "
              "tensor first, and within a tensor the lower flat index first, until exactly k are kept")
-FLOPS_HINT = ("a linear weight costs in·out multiply-adds; a convolution weight costs C_in·C_out·k_h·k_w·H_out·W_out "
-              "with the OUTPUT height and width (after padding and stride)")
+FLOPS_HINT = ("count multiply-adds per value a layer outputs: a convolution repeats its kernel at every position of "
+              "its OUTPUT, and stride and padding decide how many positions there are; a forward hook sees them")
 DENSITY_HINT = "a layer's density is the number of ones in its weight_mask divided by the number of its weights"
 
 
@@ -236,7 +237,8 @@ def _difference(name: str, want: torch.Tensor, got: torch.Tensor, close: torch.T
         ratio = float(torch.median(got[scale] / want[scale]))
         if ratio != 0 and not math.isclose(ratio, 1.0, rel_tol=rtol) and torch.allclose(
                 got, ratio * want, rtol=max(rtol, 1e-6), atol=atol):
-            return _first(wrong), f"every value is {ratio:.6g} × prunekit's: a constant factor"
+            flipped = ", with the sign flipped" if ratio < 0 else ""
+            return _first(wrong), f"every value of {name} is {ratio:.6g} × prunekit's: a constant factor{flipped}"
     return _first(wrong), ""
 
 
@@ -286,6 +288,46 @@ def _scalar_close(value: Any, want: torch.Tensor, rtol: float, atol: float) -> b
     return got.shape == want.shape and bool(torch.isclose(got, want.double(), rtol=rtol, atol=atol).all())
 
 
+def positive_factor(expected: Mapping[str, torch.Tensor], received: Any, *, rtol: float = 1e-4,
+                    atol: float = 0.0) -> float | None:
+    """The positive constant ``c ≠ 1`` with ``received ≈ c · expected`` on every tensor at once, or None.
+
+    One factor shared by all layers leaves a global ranking, and so every mask, unchanged: a
+    score computed from a summed instead of a mean loss differs by such a factor.
+
+    Args:
+        expected: prunekit's scores by name.
+        received: The student's answer (anything; None unless it maps the same names to tensors).
+        rtol: Relative tolerance of the comparison with ``c · expected``.
+        atol: Absolute tolerance, in units of ``expected`` (scaled by ``c``).
+
+    Returns:
+        ``c``, or None when there is no such factor (or it is 1).
+
+    Example:
+        >>> positive_factor({"w": torch.tensor([1.0, -2.0, 3.0, 4.0])}, {"w": torch.tensor([8.0, -16.0, 24.0, 32.0])})
+        8.0
+        >>> positive_factor({"w": torch.tensor([1.0, 2.0, 3.0, 4.0])}, {"w": torch.tensor([1.0, 2.0, 3.0, 4.0])}) is None
+        True
+    """
+    if not isinstance(received, Mapping) or received.keys() != expected.keys():
+        return None
+    if not all(isinstance(received[name], torch.Tensor) and received[name].shape == want.shape
+               for name, want in expected.items()):
+        return None
+    want = torch.cat([t.detach().double().cpu().flatten() for t in expected.values()])
+    got = torch.cat([received[name].detach().double().cpu().flatten() for name in expected])
+    if not want.numel() or not bool(torch.isfinite(got).all()):
+        return None
+    significant = want.abs() > want.abs().max() * 1e-3
+    if int(significant.sum()) < 4:  # a factor shared by a few values, not the coincidence of one
+        return None
+    factor = float(torch.median(got[significant] / want[significant]))
+    if not factor > 0 or math.isclose(factor, 1.0, rel_tol=rtol):
+        return None
+    return factor if torch.allclose(got, factor * want, rtol=rtol, atol=atol * factor) else None
+
+
 def _hook_count(model: nn.Module) -> int:
     """Forward and forward-pre hooks registered on the model's modules."""
     return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in model.modules())  # noqa: SLF001
@@ -316,7 +358,7 @@ def check_scores(student_fn: Callable[..., Any], pruner: str, *, seeds: Sequence
     """
     if pruner not in HINTS:
         raise ValueError(f"unknown pruner {pruner!r}; valid pruners: {', '.join(HINTS)}")
-    compared, networks = 0, 0
+    compared, networks, factors = 0, 0, []
     for seed in seeds:
         for label, model in small_models(seed).items():
             batches = small_batches(model, seed)
@@ -328,13 +370,22 @@ def check_scores(student_fn: Callable[..., Any], pruner: str, *, seeds: Sequence
             after = _parameters(model)
             changed = [name for name in before if not torch.equal(before[name], after[name])]
             if changed:
-                _fail(f"your {pruner} scores changed the network's parameters ({', '.join(changed)}): score a copy "
-                      "(copy.deepcopy(model)) or leave the parameters as they were.\n"
+                _fail(f"your {pruner} scores changed the network's parameters ({', '.join(changed)}): score a deep "
+                      "copy of the network, or leave its parameters as they were.\n"
                       f"Hint: {HINTS[pruner]}")
             # tolerance relative to the scores' own scale (GraSP's are about 1e-8; a fixed 1e-9 would hide errors)
             scale = max((float(t.detach().abs().max()) for t in expected.values() if t.numel()), default=0.0)
+            factor = positive_factor(expected, received, rtol=1e-4, atol=1e-6 * scale)
+            if factor is not None:  # the same ranking, so the same masks: accepted, and said
+                expected = {name: factor * score for name, score in expected.items()}
+            if factors and not math.isclose(factor or 1.0, factors[0][1], rel_tol=1e-4):
+                _fail(f"your {pruner} scores ({label} network, seed {seed}) are {factor or 1.0:.6g} × prunekit's, but "
+                      f"{factors[0][1]:.6g} × on the {factors[0][0]} network: a constant factor is a convention (such "
+                      "as a summed loss) only when it is the same on every network.\n"
+                      f"Hint: {HINTS[pruner]}")
+            factors.append((label, factor or 1.0))
             compared += _compare(expected, received, f"your {pruner} scores ({label} network, seed {seed})",
-                                 HINTS[pruner], rtol=1e-4, atol=1e-6 * scale)
+                                 HINTS[pruner], rtol=1e-4, atol=1e-6 * scale * (factor or 1.0))
             if pruner == "rand":
                 torch.manual_seed(seed + 1)
                 again = student_fn(model, batches)
@@ -346,6 +397,11 @@ def check_scores(student_fn: Callable[..., Any], pruner: str, *, seeds: Sequence
                           f"Hint: {HINTS[pruner]}")
             networks += 1
     print(f"✓ your {pruner} scores match prunekit's reference on {compared:,} weights ({networks} small networks)")
+    factor = factors[0][1] if factors else 1.0
+    if not math.isclose(factor, 1.0, rel_tol=1e-4):
+        print(f"  up to a positive constant: yours are {factor:.6g} × prunekit's "
+              "on every layer at once. A factor shared by all layers keeps the ranking, so the masks are the same; "
+              "prunekit's scores use the mean loss of a batch (a summed loss gives the batch size as factor)")
 
 
 def _topk_cases(seed: int) -> dict[str, tuple[dict[str, torch.Tensor], int]]:
@@ -402,8 +458,8 @@ def check_flops(student_fn: Callable[[nn.Module, tuple[int, ...]], Any]) -> None
         received = student_fn(model, tuple(model.input_shape))
         if _hook_count(model) != hooks:
             _fail(f"your FLOP counter left {_hook_count(model) - hooks} hook(s) registered on the {label} network: "
-                  "every later forward pass would run them. Keep the handle that register_forward_hook returns "
-                  "and call its remove() when you are done (a try/finally block does it even after an error).")
+                  "every later forward pass would run them. Keep the handle each registration returns and remove "
+                  "the hooks when you are done (a try/finally block does it even after an error).")
         layers += _compare(expected, received, f"your FLOP counts ({label} network, input {tuple(model.input_shape)})",
                            FLOPS_HINT, rtol=0.0, atol=0.0)
     print(f"✓ your FLOP counts match prunekit's reference on {layers} layers (3 small networks)")

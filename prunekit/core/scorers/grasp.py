@@ -84,8 +84,9 @@ SCORER = Scorer(
     default_rounds=1,
     formula="S = θ ⊙ Hg (T = 200)",
     hint=(
-        "GraSP's score is θ ⊙ (H g): divide the logits by the temperature 200, sum g over the batches and "
-        "detach it, then differentiate z = Σ_batches Σ_weights (∂L/∂θ · g) once more (create_graph=True); keep the sign"
+        "GraSP's score is the weight times a Hessian-gradient product. The Hessian is never formed: differentiating "
+        "the dot product of the gradient with a fixed (detached) copy of it gives the product, so the first gradient "
+        "must keep its graph. The logits are softened by the temperature, and the score keeps its sign"
     ),
     options={"temperature": TEMPERATURE},
 )

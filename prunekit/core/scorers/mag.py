@@ -50,7 +50,8 @@ SCORER = Scorer(
     default_rounds=1,
     formula="S = |θ|",
     hint=(
-        "Mag's score is the absolute value of the weight: weight.detach().abs()"
+        "Mag ranks the weights by their size whatever their sign; a score is a plain tensor, outside autograd's "
+        "graph of the parameters"
     ),
 )
 """The Mag pruner, registered by :mod:`prunekit.core.scorers.registry`."""

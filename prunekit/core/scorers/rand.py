@@ -51,8 +51,9 @@ SCORER = Scorer(
     default_rounds=1,
     formula="S = z, z ~ N(0, 1)",
     hint=(
-        "Rand's score is one standard-normal draw per weight: torch.randn_like(weight), layer by layer in the "
-        "order of model.named_parameters(), right after the check seeded torch (do not seed it yourself)"
+        "Rand's score is one draw from the standard normal distribution per weight, taken from torch's global "
+        "random generator as the check leaves it (a generator you seed yourself gives every run the same masks); "
+        "the draws follow the order in which model.named_parameters() lists the weights"
     ),
 )
 """The Rand pruner, registered by :mod:`prunekit.core.scorers.registry`."""

@@ -75,8 +75,8 @@ SCORER = Scorer(
     default_rounds=1,
     formula="S = |∂L/∂m| = |g ⊙ θ|",
     hint=(
-        "SNIP ranks |g ⊙ θ|: sum the gradient g of the (mean) cross-entropy over the batches, multiply by the "
-        "weight, and take the absolute value last"
+        "SNIP's connection sensitivity is the first-order change of the loss when a weight is scaled: the "
+        "gradient times the weight. The batches' gradients add up with their signs before the magnitude is taken, once"
     ),
 )
 """The SNIP pruner, registered by :mod:`prunekit.core.scorers.registry`."""
