@@ -272,3 +272,15 @@ def test_grasp_scores_off_by_a_fraction_of_a_percent_are_rejected() -> None:
     exercises.check_scores(lambda model, batches: exercises.reference_scores("grasp", model, batches), "grasp")
     with pytest.raises(exercises.ExerciseCheckError, match=r"\(conv network, seed 0\) are 1.004 × prunekit's, but 1 × on the fc network"):
         exercises.check_scores(almost, "grasp")
+
+
+def test_setting_the_preset_alone_gives_the_reports_epochs() -> None:
+    """The README tells students to set PRESET only: no notebook may then keep quick epochs of its own."""
+    import ast
+
+    for path in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
+        cell = next((c for c in _cells(path) if "parameters" in c["metadata"].get("tags", [])), None)
+        values = {node.targets[0].id: ast.literal_eval(node.value) for node in ast.parse(_source(cell)).body
+                  if isinstance(node, ast.Assign)} if cell else {}
+        if "PRESET" in values and "POST_EPOCHS" in values:
+            assert values["POST_EPOCHS"] is None, f"{path.stem}: POST_EPOCHS = {values['POST_EPOCHS']} overrides the preset"

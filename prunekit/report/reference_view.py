@@ -108,7 +108,8 @@ class SweepSeries:
 
 
 def default_reference_dir() -> Path | None:
-    """The clone's ``reference/`` folder (editable install), or None (plain install, or no such folder).
+    """The reference set's folder: the clone's ``reference/`` (editable install), else a ``reference/`` in the
+    current folder or its parent (a student handout: notebooks run in ``notebooks/`` beside it), else None.
 
     Example:
         >>> folder = default_reference_dir()
@@ -116,7 +117,9 @@ def default_reference_dir() -> Path | None:
         True
     """
     root = clone_root()
-    return root / "reference" if root is not None and (root / "reference").is_dir() else None
+    candidates = ([root / "reference"] if root is not None else []) + [Path.cwd() / "reference",
+                                                                         Path.cwd().parent / "reference"]
+    return next((folder for folder in candidates if (folder / "README.md").is_file()), None)
 
 
 def _read(path: Path) -> pd.DataFrame:

@@ -11,9 +11,12 @@
   its ``(check)`` cell is a locked, graded test cell), as the instructor's notebooks carry it,
   so an nbgrader course can import either;
 
-and writes a student ``README.md`` (the assignment's tasks in the report's order and the
-commands for each) and ``results_template.md`` (the report's tables, empty). The output
-is deterministic: generating twice gives byte-identical files.
+and writes a student ``README.md`` (set-up, the tasks in the report's order with their commands,
+run times and needs, the check command) and ``results_template.md`` (the report's tables, empty,
+with the run settings). It is complete on its own (:mod:`prunekit.teach.handout_kit`): ``kit/``
+holds prunekit (``pip install ./kit``), ``environment.yml`` the conda environment, ``data/`` full
+MNIST, and the student notebooks' ``DATA_DIR`` is that folder. The output is deterministic:
+generating twice gives byte-identical files.
 
 Example:
     >>> strip_solutions("def f():\\n    ### BEGIN SOLUTION\\n    return 1\\n    ### END SOLUTION\\n")
@@ -31,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from prunekit.run.resources import notebooks_dir, template_path
+from prunekit.teach import handout_kit
 
 __all__ = [
     "HIDDEN",
@@ -49,6 +53,12 @@ __all__ = [
 SOLUTION = ("### BEGIN SOLUTION", "### END SOLUTION")
 HIDDEN = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
 STUB = ("# YOUR CODE HERE", "raise NotImplementedError()")
+
+DATA_SHIPPED = ("Full MNIST is in `data/MNIST/raw/` (60,000 training and 10,000 test images; the notebooks' "
+                "`DATA_DIR` is this `data/` folder).")
+DATA_MISSING = ("Full MNIST was not included: the notebooks train on the kit's shipped sample of it (10,000 training "
+                "and 2,000 test images) and say so in every result. Put the four MNIST files in `data/MNIST/raw/` "
+                "for the full set.")
 
 _EXERCISE = re.compile(r"# Exercise (\d+)( \(check\))?")
 _FUNCTION = re.compile(r"^def (my_\w+)\(([^)]*)\)", re.M)
@@ -256,14 +266,22 @@ def check_out_dir(notebooks_dir: str | Path, out_dir: str | Path, *, force: bool
         raise HandoutFolderError(f"--out {out_dir} is not empty; pass --force to replace an earlier handout there")
 
 
-def make_handout(notebooks_dir: str | Path, out_dir: str | Path, *, force: bool = False) -> list[Path]:
-    """Writes the student notebooks, ``README.md`` and ``results_template.md`` into ``out_dir``.
+def make_handout(notebooks_dir: str | Path, out_dir: str | Path, *, force: bool = False,
+                 data_dir: str | Path | None = None, kit: bool = True, data: bool = True) -> list[Path]:
+    """Writes the student notebooks, ``README.md``, ``results_template.md`` and what they need into ``out_dir``.
+
+    The handout is complete on its own (:mod:`prunekit.teach.handout_kit`): ``kit/`` (prunekit's
+    source, ``pip install ./kit``), ``environment.yml``, and full MNIST in ``data/MNIST/raw/`` when it
+    is found; the student notebooks' ``DATA_DIR`` is that ``data/`` folder.
 
     Args:
         notebooks_dir: The instructor's notebooks (``NN_name.ipynb``).
         out_dir: Where the handout goes: ``out_dir/notebooks/``, ``README.md``, ``results_template.md``
             (created; must be empty unless ``force``).
         force: Replace the files of an earlier handout in a non-empty ``out_dir``.
+        data_dir: Where to find full MNIST to copy (``<data_dir>/MNIST/raw``); None looks where the kit does.
+        kit: Include ``kit/`` and ``environment.yml``.
+        data: Include full MNIST.
 
     Returns:
         The files written, sorted.
@@ -291,11 +309,20 @@ def make_handout(notebooks_dir: str | Path, out_dir: str | Path, *, force: bool 
         except ValueError as error:
             raise ValueError(f"{source.name}: {error}") from error
         target = out / "notebooks" / source.name
+        student = handout_kit.point_at_handout_data(student)
         _write(target, json.dumps(student, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
         written.append(target)
         exercises += _exercise_lines(source.name, notebook["cells"])
+    mnist = handout_kit.copy_mnist(out, data_dir) if data else []
+    written += mnist
+    if kit:
+        written += handout_kit.copy_kit(out)
+        written += handout_kit.copy_reference(out)
+        _write(out / "environment.yml", handout_kit.environment_yml())
+        written.append(out / "environment.yml")
     readme = template_path("student_README.md").read_text(encoding="utf-8")
     readme = readme.replace("{EXERCISES}", "\n".join(exercises) or "(none)")
+    readme = readme.replace("{DATA}", DATA_SHIPPED if mnist else DATA_MISSING)
     template = template_path("results_template.md").read_text(encoding="utf-8")
     for name, text in (("README.md", readme), ("results_template.md", template)):
         _write(out / name, text)
@@ -318,13 +345,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--notebooks", default=None,
                         help="the instructor's notebooks, e.g. <clone>/notebooks (default: ./notebooks)")
     parser.add_argument("--force", action="store_true", help="replace an earlier handout in a non-empty --out folder")
+    parser.add_argument("--data-dir", default=None,
+                        help="where to find full MNIST to include (<DIR>/MNIST/raw); default: where the kit looks")
+    parser.add_argument("--no-data", action="store_true", help="leave full MNIST out (the notebooks use the sample)")
+    parser.add_argument("--no-kit", action="store_true",
+                        help="leave kit/ and environment.yml out (students install prunekit another way)")
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     try:
-        files = make_handout(notebooks_dir(args.notebooks), args.out, force=args.force)
-    except (FileNotFoundError, ValueError) as error:
+        files = make_handout(notebooks_dir(args.notebooks), args.out, force=args.force, data_dir=args.data_dir,
+                             kit=not args.no_kit, data=not args.no_data)
+    except (FileNotFoundError, ValueError, RuntimeError) as error:
         print(f"prunekit handout: {error}", file=sys.stderr)
         return 2
     for path in files:
-        print(path)
+        if "kit" not in path.relative_to(args.out).parts[:1]:
+            print(path)
+    kit_files = sum(1 for path in files if path.relative_to(args.out).parts[:1] == ("kit",))
+    if kit_files:
+        print(f"{Path(args.out) / 'kit'} ({kit_files} files: prunekit's source, pip install ./kit)")
     print(f"{len(files)} files written to {args.out}")
     return 0
