@@ -27,6 +27,8 @@ from prunekit.core.pruning import (
 from prunekit.run.presets import PRESETS, preset_config
 from prunekit.run.resources import package_version
 from prunekit.core.scorers import SCORERS
+from prunekit.core.sparse import to_sparse
+from prunekit.core.structured import compact_model, prune_channels
 
 __version__ = package_version()
 """The installed distribution's version (``importlib.metadata``), ``"unknown"`` when not installed.
@@ -50,6 +52,7 @@ __all__ = [
     "PruneReport",
     "RunResult",
     "collapsed_layers",
+    "compact_model",
     "create_model",
     "density_from_compression",
     "flop_summary",
@@ -59,10 +62,12 @@ __all__ = [
     "masked_parameters",
     "preset_config",
     "prune",
+    "prune_channels",
     "run_or_load",
     "run_singleshot",
     "summary_lines",
     "to_dense",
+    "to_sparse",
     "to_torch_prune",
     "weight_histograms",
 ]

@@ -4,11 +4,14 @@ Every flag of Synaptic-Flow's ``main.py`` that a single-shot run uses is accepte
 with its meaning; boolean options are plain switches (``--shuffle``, never
 ``--shuffle True``). Subcommands hand over to the module that owns them:
 
-- ``prunekit [flags]``: one single-shot run (:func:`prunekit.run.experiment.run_singleshot`);
+- ``prunekit [flags]``: one single-shot run (:func:`prunekit.run.experiment.run_singleshot`), or with
+  ``--experiment multishot`` or a conservation experiment, that experiment (:mod:`prunekit.run.experiments`);
 - ``prunekit sweep ...``: a grid of runs (:mod:`prunekit.run.sweep`);
 - ``prunekit report <folder>``: the report's tables and figures (:mod:`prunekit.report`);
 - ``prunekit handout --out DIR``: the student notebooks (:mod:`prunekit.teach.handout`);
-- ``prunekit notebooks --out DIR``: every numbered notebook in batch (:mod:`prunekit.teach.batch`).
+- ``prunekit notebooks --out DIR``: every numbered notebook in batch (:mod:`prunekit.teach.batch`);
+- ``prunekit check [NOTEBOOK ...]``: which checked exercises pass (:mod:`prunekit.teach.grading`);
+- ``prunekit grade SUBMISSIONS --out DIR``: grades.csv of submitted notebooks (:mod:`prunekit.teach.grading`).
 
 The contract: every expected failure prints one line on stderr (what, where, what to do) and
 exits 1 (a run failed: data errors, divergence, I/O errors such as a full disk) or 2 (bad input:
@@ -51,8 +54,10 @@ SUBCOMMANDS: dict[str, str] = {
     "handout": "prunekit.teach.handout",
     "notebooks": "prunekit.teach.batch",
     "reference": "prunekit.report.reference",
+    "check": "prunekit.teach.grading:check_main",
+    "grade": "prunekit.teach.grading",
 }
-"""Subcommand → the module whose ``main(argv)`` runs it."""
+"""Subcommand → the module whose ``main(argv)`` runs it (``module:function`` names another function)."""
 
 INTERRUPTED = 130
 """The exit code after Ctrl-C (128 + SIGINT), as shells give it."""
@@ -196,6 +201,15 @@ def _run(argv: Sequence[str]) -> int:
         config = config_from_args(args).validate()  # everything checked before any data is read
     except ValueError as error:
         parser.error(str(error))
+    if config.experiment != "singleshot":  # multishot and the conservation experiments
+        from prunekit.run import experiments
+
+        with warnings.catch_warnings(), notices_as_lines():
+            warnings.simplefilter("ignore")
+            outcome = experiments.run_experiment(config, progress=not args.quiet, overwrite=args.overwrite,
+                                                 allow_fallback=args.allow_fallback)
+        print("\n".join(experiments.experiment_lines(outcome)))
+        return 0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # collapse is in the summary; other library chatter is not the user's
         with notices_as_lines():  # data notices: one plain line each on stderr
@@ -233,7 +247,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     program = f"prunekit {subcommand}" if subcommand else "prunekit"
     try:
         if subcommand is not None:
-            handler: Callable[[list[str]], int] = importlib.import_module(SUBCOMMANDS[subcommand]).main
+            module, _, function = SUBCOMMANDS[subcommand].partition(":")
+            handler: Callable[[list[str]], int] = getattr(importlib.import_module(module), function or "main")
             return int(handler(arguments[1:]) or 0)
         return _run(arguments)
     except (KeyboardInterrupt, Exception) as error:  # noqa: BLE001 - the one place errors become exit codes

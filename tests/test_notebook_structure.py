@@ -27,6 +27,8 @@ EXPECTED = [
     "06_compression_sweep",
     "07_layer_analysis",
     "08_summary",
+    "09_inference",
+    "10_iterative",
 ]
 SECTIONS = ["Aim", "Theory", "Practice", "Discussion", "Exercises"]
 CHECK_MARKER = "# NBVAL_CHECK_OUTPUT"
@@ -237,7 +239,7 @@ def test_checked_cells_are_deterministic_ones(notebook):
 
 
 EXERCISE_HEADING = re.compile(r"^### Exercise (\d+)(?: · \S.*)?$")
-EXERCISE_MARKER = re.compile(r"^# Exercise (\d+)( \(check\))?$")  # as prunekit.teach.handout reads it
+EXERCISE_MARKER = re.compile(r"^# Exercise (\d+)( \(check\)| \(your run\))?$")  # as prunekit.teach.handout reads it
 
 
 def _exercise_problems(cells: list[dict]) -> list[str]:

@@ -155,3 +155,29 @@ def test_layer_analysis_notebook_on_the_fc_net_with_two_pruners(tmp_path):
     discussion = _cell(nb, r"(?m)^DISCUSSED = ")
     shown = "".join("".join(o["data"]["text/markdown"]) for o in discussion["outputs"] if "text/markdown" in o.get("data", {}))
     assert "with MODEL = 'fc' and PRUNERS = ['rand', 'synflow'] they are not checked or shown" in shown
+
+
+def test_inference_notebook_with_fast_parameters(tmp_path):
+    """09 in batch with small layers and short trainings: no error, the checked FLOP table, every time with its IQR."""
+    parameters = {
+        "INTERACTIVE": False,
+        "REPEATS": 3,
+        "LAYER_SIZES": [[100, 784], [256, 256]],
+        "DENSITIES": [0.316, 0.01, 0.001],
+        "KEEPS": [0.5, 0.25],
+        "CHANNEL_METHODS": ["l1", "mag"],
+        "TRAIN_LIMIT": 2000,
+        "VGG_BATCH": 4,
+        "VGG_TRAIN_IMAGES": 0,
+        "COMPRESSIONS": [0, 2],
+    }
+    nb = _execute("09_inference", tmp_path, parameters)
+    _check_batch_run(nb, parameters)
+    text = "".join(_text(c) for c in nb["cells"])
+    # VGG16 at half its channels: a quarter of the weights of every hidden 3x3 layer, computed exactly
+    assert "3,680,608 of 14,715,584 weights, 78,744,064 of 313,201,664 weight FLOPs" in text
+    layer_cell = _cell(nb, r"inference\.layer_speed\(")
+    assert "masked_iqr_ms" in _text(layer_cell) and "sparse_iqr_ms" in _text(layer_cell)
+    discussion = _cell(nb, r"display\(discussion\(lines\)\)")
+    shown = "".join("".join(o["data"]["text/markdown"]) for o in discussion["outputs"] if "text/markdown" in o.get("data", {}))
+    assert "**The compact network is the masked one.**" in shown and "**Table 1.2.2, honestly.**" in shown

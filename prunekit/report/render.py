@@ -25,6 +25,7 @@ from typing import Any
 import pandas as pd
 
 from prunekit.report.collect import SkippedResultWarning, collect, data_label, data_sentence
+from prunekit.report.conservation import experiment_figures
 from prunekit.report.plots import plot_accuracy_vs_compression, plot_layer_flops, plot_weight_histograms_3d
 from prunekit.report.reference_page import figure_png, reference_figures, reference_html, reference_tables
 from prunekit.report.reference_view import NOT_COMPUTED, default_reference_dir, load_reference
@@ -293,15 +294,19 @@ def write_report(
     Returns:
         The path of ``report.html``.
 
+    Multishot and conservation results (``experiment.json``) below ``folder`` add one figure each
+    (:mod:`prunekit.report.conservation`).
+
     Raises:
         FileNotFoundError: If there is no finished run below ``folder``, or ``reference`` is not a folder.
         ValueError: If a result has an incompatible schema.
     """
-    frame = collect(folder)
+    experiments = experiment_figures(folder)  # multishot and conservation runs (experiment.json)
+    frame = collect(folder, allow_empty=bool(experiments))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    tables = _tables(frame)
-    drawn = figures(frame)
+    tables = _tables(frame) if len(frame) else {}
+    drawn = {**(figures(frame) if len(frame) else {}), **experiments}
     markdown = [f"# {title}", "", f"{len(frame)} run(s) from `{folder}`. {data_sentence(frame)}", ""]
     if data_label(frame):
         markdown += [f"**{data_label(frame).rstrip(' ·')}**: these are not results on the full real dataset.", ""]

@@ -42,8 +42,10 @@ __all__ = [
     "prunable_counts",
 ]
 
-EXPERIMENTS = ("singleshot",)
-"""Experiments this kit runs (the report's ``--experiment``)."""
+EXPERIMENTS = (
+    "singleshot", "multishot", "unit-conservation", "layer-conservation", "imp-conservation", "schedule-conservation",
+)
+"""Experiments this kit runs (Synaptic-Flow's ``--experiment``; :mod:`prunekit.run.experiments`)."""
 
 SEED_RANGE = (-(2**63), 2**63 - 1)
 """Seeds are 64-bit signed integers (what ``torch.manual_seed`` and the checkpoints store)."""
@@ -255,4 +257,21 @@ def check_config(config: Any) -> None:
             raise ConfigError(f"{name} is a switch: True or False; got {getattr(config, name)!r}")
     if config.data_dir is not None and not isinstance(config.data_dir, str):
         raise ConfigError(f"data_dir must be a folder name (text) or None; got {config.data_dir!r}")
+    _check_lists(config)
+
+
+def _check_lists(config: Any) -> None:
+    """The list flags of the multi-run experiments (``--compression-list`` …)."""
+    for pruner in config.pruner_list:
+        if not isinstance(pruner, str) or pruner not in pruner_names():
+            _choice("pruner in --pruner-list", pruner, pruner_choices(), "pruners")
+    for name in ("level_list", "prune_epoch_list"):
+        for value in getattr(config, name):
+            _whole(name, value, 1)
+    _whole("rewind_iteration", config.rewind_iteration, 0)
+    if config.compression_list:
+        total, _ = prunable_counts(config.model_class, config.model, config.dataset, config.dense_classifier,
+                                   config.prune_bias, config.prune_batchnorm)
+        for compression in config.compression_list:
+            check_compression(compression, total)
 

@@ -44,7 +44,7 @@ from typing import Any
 from prunekit.run import checks
 from prunekit.run.checks import EXPERIMENTS, ConfigError
 
-__all__ = ["EXPERIMENTS", "LEGACY_NAMES", "ConfigError", "ExperimentConfig", "Flag"]
+__all__ = ["EXPERIMENTS", "LEGACY_NAMES", "LIST_FIELDS", "ConfigError", "ExperimentConfig", "Flag"]
 
 LEGACY_NAMES = {"prune_iterations": "rounds", "mask_scope": "scope", "compression_schedule": "schedule"}
 """Old field names → today's, read by :meth:`ExperimentConfig.from_dict`."""
@@ -76,6 +76,10 @@ def _opt(default: Any, group: str, text: str, **options: Any) -> Any:
 
 
 _DATA, _TRAIN, _PRUNE, _RUN = "data and model", "training", "pruning", "the run"
+_MULTI = "multishot and conservation experiments"
+
+LIST_FIELDS = ("compression_list", "level_list", "pruner_list", "prune_epoch_list")
+"""Synaptic-Flow's list flags (``--compression-list 1 2`` …), read by the multi-run experiments only."""
 
 
 @dataclass(frozen=True)
@@ -122,9 +126,25 @@ class ExperimentConfig:
     test_limit: int | None = _opt(None, _TRAIN, "use only this many test images")
     timing_repeats: int = _opt(5, _TRAIN, "timed passes over the test set (after one warm-up pass)")
     verbose: bool = _opt(False, _RUN, "print the per-epoch history at the end")
+    compression_list: tuple[float, ...] = _opt((), _MULTI, "compression exponents of multishot and "
+                                               "schedule-conservation (default: --compression)")
+    level_list: tuple[int, ...] = _opt((), _MULTI, "multishot: numbers of prune-train-rewind levels (default: 1)")
+    pruner_list: tuple[str, ...] = _opt((), _MULTI, "conservation experiments: the pruners to compare "
+                                        "(default: --pruner)", choices=checks.pruner_choices)
+    prune_epoch_list: tuple[int, ...] = _opt((), _MULTI, "schedule-conservation: numbers of scoring rounds "
+                                             "(default: --rounds)")
+    rewind_iteration: int = _opt(0, _MULTI, "multishot: rewind the survivors, optimizer and schedule to this "
+                                 "training iteration (0 = initialization, Synaptic-Flow's; k > 0 = Frankle et al. 2020)")
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "lr_drops", checks.lr_drops(self.lr_drops))
+        for name, kind in zip(LIST_FIELDS, (float, int, str, int)):  # lists and tuples alike; kept as tuples
+            values = getattr(self, name)
+            if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+                raise ConfigError(f"{name} must be a list of values; got {values!r}")
+            object.__setattr__(self, name, tuple(
+                kind(value) if kind is float and isinstance(value, int) and not isinstance(value, bool) else value
+                for value in values))
         object.__setattr__(self, "expid", str(self.expid))
         for name in ("result_dir", "data_dir"):  # a pathlib.Path is written as text
             if isinstance(getattr(self, name), os.PathLike):
@@ -168,6 +188,8 @@ class ExperimentConfig:
         """A JSON-ready dict of every field."""
         data = dataclasses.asdict(self)
         data["lr_drops"] = list(self.lr_drops)
+        for name in LIST_FIELDS:
+            data[name] = list(getattr(self, name))
         return data
 
     @staticmethod

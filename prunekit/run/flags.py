@@ -55,8 +55,10 @@ def add_run_flags(parser: argparse.ArgumentParser) -> None:
         args = typing.get_args(kind)
         if kind is bool:
             options["action"] = "store_true"
-        elif typing.get_origin(kind) is tuple:
-            options.update(nargs="*", type=int, metavar="EPOCH")
+        elif typing.get_origin(kind) is tuple:  # Synaptic-Flow's lists: --compression-list 1 2 …
+            item = args[0]
+            options.update(nargs="*" if spec.name == "lr_drops" else "+", type=item,
+                           metavar="EPOCH" if spec.name == "lr_drops" else item.__name__.upper())
         elif type(None) in args:
             options["type"] = _optional(next(arg for arg in args if arg is not type(None)))
         else:
@@ -86,8 +88,9 @@ def given_fields(args: argparse.Namespace) -> dict[str, Any]:
     """
     present = vars(args)
     fields = {name: present[name] for name in ExperimentConfig.field_names() if name in present}
-    if "lr_drops" in fields:
-        fields["lr_drops"] = tuple(fields["lr_drops"])
+    for name, value in list(fields.items()):
+        if isinstance(value, list):  # nargs flags: lr_drops and the experiments' lists
+            fields[name] = tuple(value)
     chosen = [flag for flag, dest in (("--device", "device"), ("--gpu", "gpu"), ("--no-cuda", "no_cuda"))
               if dest in present]
     if len(chosen) > 1:

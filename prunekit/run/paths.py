@@ -43,6 +43,9 @@ CHECKPOINTS = ("checkpoint-pre.pt", "pruned.pt", "checkpoint-post.pt")
 NOT_HASHED = ("expid", "result_dir", "verbose", "device")
 """Fields that name or place a run, or only change what is printed: not part of what is computed."""
 
+LATER_FIELDS = ("compression_list", "level_list", "pruner_list", "prune_epoch_list", "rewind_iteration")
+"""Fields added after runs were saved: hashed only when set, so the folders of earlier runs keep their names."""
+
 
 def computed_fields(config: ExperimentConfig) -> dict[str, Any]:
     """The fields of ``config`` that change what a run computes (all but :data:`NOT_HASHED`), JSON-ready.
@@ -51,7 +54,9 @@ def computed_fields(config: ExperimentConfig) -> dict[str, Any]:
         >>> "expid" in computed_fields(ExperimentConfig()), "seed" in computed_fields(ExperimentConfig())
         (False, True)
     """
-    return {key: value for key, value in config.to_dict().items() if key not in NOT_HASHED}
+    defaults = ExperimentConfig().to_dict()
+    return {key: value for key, value in config.to_dict().items()
+            if key not in NOT_HASHED and not (key in LATER_FIELDS and value == defaults[key])}
 
 
 def config_hash(config: ExperimentConfig) -> str:

@@ -122,6 +122,24 @@ def _folder(*, optional: bool, must_exist: bool) -> Rule:
 
 COMPRESSION_WHAT = "the compression exponent a; density 10^-a"
 
+
+def _fractions(what: str) -> Rule:
+    expected = f"a non-empty list of numbers in (0, 1] ({what})"
+
+    def rule(name: str, value: Any) -> None:
+        if not isinstance(value, (list, tuple)) or not value or not all(_is_number(v) and 0 < v <= 1 for v in value):
+            _fail(name, value, expected)
+
+    return rule
+
+
+def _layer_sizes(name: str, value: Any) -> None:
+    pairs = isinstance(value, (list, tuple)) and value and all(
+        isinstance(p, (list, tuple)) and len(p) == 2 and all(_is_int(v) and v >= 1 for v in p) for p in value)
+    if not pairs:
+        _fail(name, value, "a non-empty list of [out, in] pairs of whole numbers >= 1 (linear layer sizes)")
+
+
 RULES: dict[str, Rule] = {
     "INTERACTIVE": _boolean,
     "PRESET": _choice(lambda: PRESETS),
@@ -149,6 +167,18 @@ RULES: dict[str, Rule] = {
     "DATASET": _choice(lambda: ("mnist", "cifar10", "cifar100")),
     "TEMPERATURE": _number(0, strict=True, what="the temperature T"),
     "BINS": _integer(2, what="histogram bins"),
+    "LEVELS": _integer(1, what="prune-train-rewind levels of iterative magnitude pruning"),
+    "SEEDS": _numbers(0, "random seeds, whole numbers"),
+    "TRAIN_LIMIT": _integer(1, optional=True, what="training images used; None = all"),
+    "THREADS": _integer(1, what="torch threads while timing"),
+    "REPEATS": _integer(3, what="timed calls per measurement"),
+    "LAYER_SIZES": _layer_sizes,
+    "LAYER_BATCH": _integer(1, what="inputs per layer product"),
+    "DENSITIES": _fractions("fractions of weights kept"),
+    "KEEPS": _fractions("fractions of channels kept"),
+    "CHANNEL_METHODS": _choice(lambda: ("l1", *SCORERS), many=True),
+    "VGG_BATCH": _integer(1, what="images per VGG16 forward"),
+    "VGG_TRAIN_IMAGES": _integer(0, what="images to train each VGG16 on; 0: no VGG16 accuracy"),
 }
 """Parameter name → its rule. A notebook parameter without a rule is an error, so every one is checked."""
 

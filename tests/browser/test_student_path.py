@@ -111,6 +111,7 @@ PLANS: dict[str, tuple[Plan, ...]] = {
     "06_compression_sweep": (Plan("Train", (Step("after", ((PRUNER, "snip"),), ((COMPRESSION, 0.5),)),)),),
     "07_layer_analysis": (Plan("Prune", (Step("after", ((PRUNER, "mag"),), ((COMPRESSION, 1.0),)),)),),
     "08_summary": (),  # no explorer: the summary notebook links the report
+    "09_inference": (),  # no Prune/Train explorer: its one widget is a compact-model table (ipywidgets.interactive)
 }
 
 # --------------------------------------------------------------------------- JupyterLab, as Galata drives it

@@ -41,7 +41,7 @@ from torch.func import functional_call
 from prunekit.core.layers import MaskedParameter
 from prunekit.core.scorers.base import Scorer
 
-__all__ = ["SCORER", "synflow_scores"]
+__all__ = ["SCORER", "synaptic_flow", "synflow_scores"]
 
 
 SAFE_RANGE = (1e-20, 1e25)
@@ -83,6 +83,7 @@ def synflow_scores(
     data=None,
     loss_fn=None,
     input_shape: tuple[int, ...] | None = None,
+    dtype: torch.dtype | None = None,
 ) -> list[torch.Tensor]:
     """Returns ``θ ⊙ ∂R/∂θ`` (non-negative) for each parameter.
 
@@ -92,9 +93,11 @@ def synflow_scores(
         data: Unused: SynFlow needs no data.
         loss_fn: Unused.
         input_shape: Overrides ``model.input_shape``.
+        dtype: Compute in this dtype only (e.g. ``torch.float64`` to check conservation);
+            None = float32, or float64 when float32 leaves its safe range.
 
     Returns:
-        One non-negative tensor per parameter (float32, or float64 when needed).
+        One non-negative tensor per parameter (float32, or float64 when needed or asked for).
 
     Raises:
         ValueError: If the input shape is unknown.
@@ -107,8 +110,8 @@ def synflow_scores(
     for module in norms:
         module.eval()  # batch norm in eval mode: running statistics, nothing updated
     try:
-        flow, scores = _flow_scores(model, params, shape, torch.float32)
-        if not _in_safe_range(flow):
+        flow, scores = _flow_scores(model, params, shape, dtype or torch.float32)
+        if dtype is None and not _in_safe_range(flow):
             if params[0].param.device.type == "mps":
                 warnings.warn("SynFlow left float32's safe range on MPS, which has no float64", stacklevel=2)
             else:
@@ -119,6 +122,40 @@ def synflow_scores(
     return scores
 
 
+def synaptic_flow(model: nn.Module, params: Sequence[MaskedParameter], input_shape: tuple[int, ...] | None = None,
+                  dtype: torch.dtype = torch.float64) -> float:
+    """The synaptic flow ``R = 1ᵀ ∏|θ| 1`` of the model as it is (masks applied), in ``dtype``.
+
+    Args:
+        model: A model of masked layers.
+        params: Its prunable parameters (any non-empty list; they carry the device).
+        input_shape: Overrides ``model.input_shape``.
+        dtype: The dtype of the computation (float64 by default: ``R`` spans many orders of magnitude).
+
+    Returns:
+        ``R`` as a Python float.
+
+    Example:
+        >>> from prunekit.core.layers import MaskedLinear, masked_parameters
+        >>> net = torch.nn.Sequential(MaskedLinear(2, 2, bias=False), MaskedLinear(2, 1, bias=False))
+        >>> _ = [torch.nn.init.ones_(layer.weight) for layer in net]
+        >>> synaptic_flow(net, list(masked_parameters(net)), input_shape=(2,))
+        4.0
+    """
+    shape = input_shape or getattr(model, "input_shape", None)
+    if shape is None:
+        raise ValueError("SynFlow needs the input shape: set model.input_shape or pass input_shape=(C, H, W)")
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    modes = [m.training for m in norms]
+    for module in norms:
+        module.eval()
+    try:
+        return float(_flow_scores(model, params, shape, dtype)[0])
+    finally:
+        for module, mode in zip(norms, modes):
+            module.train(mode)
+
+
 SCORER = Scorer(
     name="synflow",
     fn=synflow_scores,
@@ -127,8 +164,9 @@ SCORER = Scorer(
     default_rounds=100,
     formula="S = θ ⊙ ∂R/∂θ, R = 1ᵀ ∏|θ| 1",
     hint=(
-        "SynFlow's score is |θ| ⊙ ∂R/∂|θ| with R the summed output for one all-ones input through a copy of "
-        "the network whose parameters (biases too) are replaced by their absolute values"
+        "SynFlow needs no data: a weight's score is its share of the flow R, the summed output for one all-ones "
+        "example (model.input_shape, plus a batch dimension of 1) through a copy of the network whose parameters, "
+        "biases too, are made non-negative; the network you are given keeps its own signs"
     ),
 )
 """The SynFlow pruner, registered by :mod:`prunekit.core.scorers.registry`."""

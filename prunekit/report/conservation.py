@@ -1,0 +1,185 @@
+"""Figures of the multishot and conservation experiments (:mod:`prunekit.run.experiments`).
+
+:func:`experiment_figures` finds every ``experiment.json`` below a folder and draws one
+figure per result; ``prunekit report`` adds them to the page. Each figure is also a plain
+function of its typed result, which notebook 10 calls:
+
+- :func:`plot_multishot`: final top-1 against density, one line per number of levels;
+- :func:`plot_unit_conservation`: each hidden unit's out-score against its in-score (log-log), per pruner;
+- :func:`plot_layer_conservation`: average score against layer size (log-log) with the fitted slope;
+- :func:`plot_imp_conservation`: each layer's average squared weight over the training epochs;
+- :func:`plot_schedule_conservation`: the fraction of synaptic flow kept against compression, per rounds.
+
+Titles say **FALLBACK** or **SAMPLE** when the data was not the full real set.
+
+Example:
+    >>> experiment_figures("/nonexistent")
+    {}
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from prunekit.run.experiments.results import EXPERIMENT_FILE, ConservationResult, MultishotResult, load_experiment
+from prunekit.run.result import ResultSchemaError
+
+__all__ = [
+    "EXPERIMENT_FILE",
+    "experiment_figures",
+    "plot_experiment",
+    "plot_imp_conservation",
+    "plot_layer_conservation",
+    "plot_multishot",
+    "plot_schedule_conservation",
+    "plot_unit_conservation",
+]
+
+
+def _tag(origin: str) -> str:
+    return {"fallback": "FALLBACK · ", "sample": "SAMPLE · "}.get(origin, "")
+
+
+def _arch(result: MultishotResult | ConservationResult) -> str:
+    return f"{result.config.model}/{result.config.dataset}"
+
+
+def plot_multishot(result: MultishotResult, ax: Any = None) -> Any:
+    """Final top-1 (%) against density (log scale), one line per number of levels.
+
+    Args:
+        result: A multishot result.
+        ax: Axes to draw on; None = a new figure.
+
+    Returns:
+        The figure.
+    """
+    figure, ax = (plt.subplots(figsize=(6, 4)) if ax is None else (ax.figure, ax))
+    for levels in sorted({e.levels for e in result.entries}):
+        entries = sorted((e for e in result.entries if e.levels == levels), key=lambda e: e.compression)
+        ax.plot([e.density for e in entries], [e.top1 for e in entries], "o-", label=f"{levels} level(s)")
+    ax.set_xscale("log")
+    ax.invert_xaxis()
+    ax.set_xlabel("density (fraction of weights kept)")
+    ax.set_ylabel("top-1 accuracy (%)")
+    ax.set_title(f"{_tag(result.data_origin)}multishot {result.config.pruner}, {_arch(result)}")
+    ax.legend()
+    return figure
+
+
+def plot_unit_conservation(result: ConservationResult, ax: Any = None) -> Any:
+    """Every hidden unit's out-score against its in-score (log-log), one colour per pruner; the diagonal dashed."""
+    figure, ax = (plt.subplots(figsize=(5, 5)) if ax is None else (ax.figure, ax))
+    low, high = math.inf, 0.0
+    for pruner in dict.fromkeys(c.pruner for c in result.curves):
+        x = np.concatenate([np.abs(c.x) for c in result.curves if c.pruner == pruner])
+        y = np.concatenate([np.abs(c.y) for c in result.curves if c.pruner == pruner])
+        keep = (x > 0) & (y > 0)
+        if keep.any():
+            ax.scatter(x[keep], y[keep], s=4, alpha=0.5, label=pruner)
+            low, high = min(low, x[keep].min(), y[keep].min()), max(high, x[keep].max(), y[keep].max())
+    if high > 0:
+        ax.plot([low, high], [low, high], "k--", lw=1)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("in-score (incoming weights and bias)")
+    ax.set_ylabel("out-score (outgoing weights)")
+    ax.set_title(f"{_tag(result.data_origin)}Unit conservation, {_arch(result)}")
+    ax.legend(markerscale=3)
+    return figure
+
+
+def plot_layer_conservation(result: ConservationResult, ax: Any = None) -> Any:
+    """Average score against layer size (log-log), one line per pruner, the slope in the legend."""
+    figure, ax = (plt.subplots(figsize=(6, 4)) if ax is None else (ax.figure, ax))
+    for curve in result.curves:
+        points = [(x, y) for x, y in zip(curve.x, curve.y) if y > 0]
+        if points:
+            slope = result.slopes.get(curve.pruner, float("nan"))
+            ax.plot(*zip(*sorted(points)), "o-", label=f"{curve.pruner} (slope {slope:.2f})")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("layer size (weights)")
+    ax.set_ylabel("average score per weight")
+    ax.set_title(f"{_tag(result.data_origin)}Layer conservation, {_arch(result)}")
+    ax.legend()
+    return figure
+
+
+def plot_imp_conservation(result: ConservationResult, ax: Any = None) -> Any:
+    """Each layer's average squared weight over the training epochs (log scale), labelled with its size."""
+    figure, ax = (plt.subplots(figsize=(6, 4)) if ax is None else (ax.figure, ax))
+    sizes = next((dict(zip(c.names, c.y)) for c in result.curves if c.label == "sizes"), {})
+    for curve in (c for c in result.curves if c.label != "sizes"):
+        ax.plot(curve.x, curve.y, "o-", ms=3, label=f"{curve.label} ({int(sizes.get(curve.label, 0)):,} weights)")
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("average squared weight")
+    ax.set_title(f"{_tag(result.data_origin)}Squared weights during training, {_arch(result)}")
+    ax.legend(fontsize=7)
+    return figure
+
+
+def plot_schedule_conservation(result: ConservationResult, ax: Any = None) -> Any:
+    """The fraction of synaptic flow kept against compression, one line per pruner and number of rounds."""
+    figure, ax = (plt.subplots(figsize=(6, 4)) if ax is None else (ax.figure, ax))
+    for curve in result.curves:
+        ax.plot(curve.x, [max(y, 1e-300) for y in curve.y], "o-", label=f"{curve.pruner}, {curve.label}")
+        for x, y, note in zip(curve.x, curve.y, curve.names):
+            if note:
+                ax.plot([x], [max(y, 1e-300)], "kx")
+    ax.set_yscale("log")
+    ax.set_xlabel("compression exponent a (density 10^-a)")
+    ax.set_ylabel("synaptic flow kept, R / R(dense)")
+    ax.set_title(f"{_tag(result.data_origin)}Flow kept against compression, {_arch(result)} (x: layer collapse)")
+    ax.legend(fontsize=7)
+    return figure
+
+
+_PLOTS = {"unit-conservation": plot_unit_conservation, "layer-conservation": plot_layer_conservation,
+          "imp-conservation": plot_imp_conservation, "schedule-conservation": plot_schedule_conservation}
+
+
+def plot_experiment(result: MultishotResult | ConservationResult) -> Any:
+    """The figure of any multishot or conservation result.
+
+    Raises:
+        ValueError: If the result's experiment has no figure (the message lists those that do).
+    """
+    if isinstance(result, MultishotResult):
+        return plot_multishot(result)
+    if result.experiment not in _PLOTS:
+        raise ValueError(f"no figure for experiment {result.experiment!r}; valid: multishot, {', '.join(_PLOTS)}")
+    return _PLOTS[result.experiment](result)
+
+
+def experiment_figures(folder: str | Path) -> dict[str, Any]:
+    """One figure per ``experiment.json`` below ``folder``, keyed ``<experiment>_<expid>``.
+
+    Unreadable files are skipped with a warning naming them.
+
+    Args:
+        folder: A results folder, an experiment's folder or one run's folder.
+
+    Returns:
+        File stem → matplotlib figure (empty when there is none).
+    """
+    root = Path(folder)
+    drawn: dict[str, Any] = {}
+    for file in sorted(root.rglob(EXPERIMENT_FILE)) if root.is_dir() else []:
+        try:
+            result = load_experiment(file)
+        except (ResultSchemaError, ValueError, KeyError, TypeError) as error:
+            warnings.warn(f"{file}: skipped ({error})", stacklevel=2)
+            continue
+        if isinstance(result, MultishotResult) and not result.entries:
+            continue
+        experiment = "multishot" if isinstance(result, MultishotResult) else result.experiment
+        drawn[f"{experiment}_{file.parent.name}".replace("-", "_")] = plot_experiment(result)
+    return drawn

@@ -1,0 +1,86 @@
+"""The conservation experiments: SynFlow's neuron-wise and layer-wise conservation, and the command lines."""
+
+from __future__ import annotations
+
+import shlex
+import warnings
+
+import pytest
+import torch
+
+from prunekit import cli, create_model
+from prunekit.run import data as prunekit_data
+from prunekit.run.data import cifar_fallback
+from prunekit.run.experiments import load_experiment
+from prunekit.run.experiments.conservation import layer_average_scores, loglog_slope, unit_scores
+from prunekit.run.loader import prune_loader
+
+
+@pytest.fixture(autouse=True)
+def _quiet_data():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", prunekit_data.DataWarning)
+        yield
+
+
+@pytest.mark.parametrize("model", ["fc", "conv"])
+def test_synflow_conserves_the_score_of_every_hidden_unit(model) -> None:
+    torch.manual_seed(3)
+    net = create_model("default", model, (1, 28, 28), 10)
+    with torch.no_grad():
+        for param in net.parameters():
+            param.add_(0.01)  # non-zero biases: their flow must be counted in
+    units = unit_scores(net, "synflow", dtype=torch.float64)
+    assert len(units) == len([m for m in net.modules() if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d))]) - 1
+    for name, into, out in units:
+        assert into.dtype == torch.float64
+        assert torch.allclose(into, out, rtol=1e-4, atol=0), name
+
+
+def test_synflow_conserves_units_across_a_flatten(small_net) -> None:
+    for name, into, out in unit_scores(small_net, "synflow", dtype=torch.float64):
+        assert torch.allclose(into, out, rtol=1e-4, atol=0), name
+
+
+def test_snip_does_not_conserve_unit_scores() -> None:
+    torch.manual_seed(3)
+    net = create_model("default", "fc", (1, 28, 28), 10)
+    batch = [(torch.randn(16, 1, 28, 28), torch.randint(0, 10, (16,)))]
+    name, into, out = unit_scores(net, "snip", batch)[0]
+    assert not torch.allclose(into, out, rtol=1e-2)
+
+
+def test_layer_conservation_slopes_on_vgg16_at_initialization() -> None:
+    """SynFlow's average score falls as 1/size exactly; SNIP's is printed (data: the labelled FALLBACK)."""
+    torch.manual_seed(1)
+    net = create_model("lottery", "vgg16", (3, 32, 32), 10)
+    data = prune_loader(cifar_fallback(train=True), ratio=10, batch_size=256, seed=1)
+    slopes = {}
+    for pruner in ("synflow", "snip"):
+        rows = layer_average_scores(net, pruner, data)
+        slopes[pruner] = loglog_slope([size for _, size, _ in rows], [score for _, _, score in rows])
+    print(f"VGG16 at initialization, log-log slope of average score against layer size: "
+          f"SynFlow {slopes['synflow']:.3f}, SNIP {slopes['snip']:.3f} (SNIP scored on FALLBACK data)")
+    assert -1.1 <= slopes["synflow"] <= -0.9
+    assert slopes["snip"] < 0  # smaller average scores in larger layers
+
+
+@pytest.mark.parametrize("experiment", ["unit-conservation", "layer-conservation", "imp-conservation",
+                                        "schedule-conservation"])
+def test_synaptic_flows_conservation_commands_run_as_prunekit(experiment, make_tiny_config, tmp_path) -> None:
+    data_dir = make_tiny_config(tmp_path).data_dir
+    line = (f"--model-class default --model fc --dataset mnist --experiment {experiment} "
+            "--pruner-list rand mag snip grasp synflow --compression-list 0.5 1 --prune-epoch-list 1 10 "
+            "--post-epochs 1")
+    extra = f"--train-limit 300 --test-limit 200 --result-dir {tmp_path} --data-dir {data_dir} --quiet --expid e"
+    assert cli.main([*shlex.split(line), *shlex.split(extra)]) == 0
+    result = load_experiment(tmp_path / experiment / "e")
+    assert result.experiment == experiment and result.curves
+    if experiment == "layer-conservation":
+        assert result.slopes["synflow"] == pytest.approx(-1.0, abs=0.01)  # FC biases carry a little flow
+    if experiment == "unit-conservation":
+        for curve in (c for c in result.curves if c.pruner == "synflow"):
+            assert curve.x == pytest.approx(curve.y, rel=1e-4)
+    if experiment == "schedule-conservation":
+        assert {c.label for c in result.curves} == {"rounds=1", "rounds=10"}
+        assert all(0 <= kept <= 1 for curve in result.curves for kept in curve.y)
