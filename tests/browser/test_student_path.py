@@ -112,6 +112,7 @@ PLANS: dict[str, tuple[Plan, ...]] = {
     "07_layer_analysis": (Plan("Prune", (Step("after", ((PRUNER, "mag"),), ((COMPRESSION, 1.0),)),)),),
     "08_summary": (),  # no explorer: the summary notebook links the report
     "09_inference": (),  # no Prune/Train explorer: its one widget is a compact-model table (ipywidgets.interactive)
+    "10_iterative": (),  # no explorer: with INTERACTIVE it lists the saved experiment folders for `prunekit report`
 }
 
 # --------------------------------------------------------------------------- JupyterLab, as Galata drives it
