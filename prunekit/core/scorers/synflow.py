@@ -30,9 +30,10 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import torch
 from torch import nn
@@ -102,24 +103,36 @@ def synflow_scores(
     Raises:
         ValueError: If the input shape is unknown.
     """
-    shape = input_shape or getattr(model, "input_shape", None)
-    if shape is None:
-        raise ValueError("SynFlow needs the input shape: set model.input_shape or pass input_shape=(C, H, W)")
-    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    modes = [m.training for m in norms]
-    for module in norms:
-        module.eval()  # batch norm in eval mode: running statistics, nothing updated
-    try:
+    shape = _input_shape(model, input_shape)
+    with _norms_in_eval_mode(model):  # batch norm in eval mode: running statistics, nothing updated
         flow, scores = _flow_scores(model, params, shape, dtype or torch.float32)
         if dtype is None and not _in_safe_range(flow):
             if params[0].param.device.type == "mps":
                 warnings.warn("SynFlow left float32's safe range on MPS, which has no float64", stacklevel=2)
             else:
                 flow, scores = _flow_scores(model, params, shape, torch.float64)
+    return scores
+
+
+def _input_shape(model: nn.Module, input_shape: tuple[int, ...] | None) -> tuple[int, ...]:
+    shape = input_shape or getattr(model, "input_shape", None)
+    if shape is None:
+        raise ValueError("SynFlow needs the input shape: set model.input_shape or pass input_shape=(C, H, W)")
+    return tuple(shape)
+
+
+@contextlib.contextmanager
+def _norms_in_eval_mode(model: nn.Module) -> Iterator[None]:
+    """Batch-norm layers in eval mode inside the block, each back in its own mode after it."""
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    modes = [m.training for m in norms]
+    for module in norms:
+        module.eval()
+    try:
+        yield
     finally:
         for module, mode in zip(norms, modes):
             module.train(mode)
-    return scores
 
 
 def synaptic_flow(model: nn.Module, params: Sequence[MaskedParameter], input_shape: tuple[int, ...] | None = None,
@@ -142,18 +155,8 @@ def synaptic_flow(model: nn.Module, params: Sequence[MaskedParameter], input_sha
         >>> synaptic_flow(net, list(masked_parameters(net)), input_shape=(2,))
         4.0
     """
-    shape = input_shape or getattr(model, "input_shape", None)
-    if shape is None:
-        raise ValueError("SynFlow needs the input shape: set model.input_shape or pass input_shape=(C, H, W)")
-    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    modes = [m.training for m in norms]
-    for module in norms:
-        module.eval()
-    try:
-        return float(_flow_scores(model, params, shape, dtype)[0])
-    finally:
-        for module, mode in zip(norms, modes):
-            module.train(mode)
+    with _norms_in_eval_mode(model):
+        return float(_flow_scores(model, params, _input_shape(model, input_shape), dtype)[0])
 
 
 SCORER = Scorer(
