@@ -437,3 +437,25 @@ def test_no_hint_hands_over_the_code(pruner: str) -> None:
     assert not [call for call in GIVEAWAYS if call in hint], hint
     for text in (exercises.FLOPS_HINT, exercises.TOPK_HINT, exercises.DENSITY_HINT):
         assert not [call for call in GIVEAWAYS if call in text], text
+
+
+def test_a_factor_on_one_network_only_is_rejected() -> None:
+    """Right up to 8 × on the first network and exactly right on the others: no convention gives that."""
+    def first_network_scaled(model, batches):
+        factor = 8.0 if isinstance(model, type(exercises.small_models()["fc"])) else 1.0
+        return {name: factor * s for name, s in exercises.reference_scores("snip", model, batches).items()}
+
+    with pytest.raises(exercises.ExerciseCheckError,
+                       match=r"\(conv network, seed 0\) are 1 × prunekit's, but 8 × on the fc network"):
+        exercises.check_scores(first_network_scaled, "snip")
+
+
+def test_a_wrong_network_after_a_scaled_one_gets_the_difference_not_the_factor() -> None:
+    def scaled_then_signed(model, batches):
+        scores = exercises.reference_scores("snip", model, batches)
+        if isinstance(model, type(exercises.small_models()["fc"])):
+            return {name: 8.0 * s for name, s in scores.items()}
+        return {name: -s for name, s in scores.items()}
+
+    with pytest.raises(exercises.ExerciseCheckError, match=r"(?s)\(conv network, seed 0\) differ at .*take the absolute"):
+        exercises.check_scores(scaled_then_signed, "snip")

@@ -378,14 +378,14 @@ def check_scores(student_fn: Callable[..., Any], pruner: str, *, seeds: Sequence
             factor = positive_factor(expected, received, rtol=1e-4, atol=1e-6 * scale)
             if factor is not None:  # the same ranking, so the same masks: accepted, and said
                 expected = {name: factor * score for name, score in expected.items()}
-            if factors and not math.isclose(factor or 1.0, factors[0][1], rel_tol=1e-4):
+            compared += _compare(expected, received, f"your {pruner} scores ({label} network, seed {seed})",
+                                 HINTS[pruner], rtol=1e-4, atol=1e-6 * scale * (factor or 1.0))
+            if factors and not math.isclose(factor or 1.0, factors[0][1], rel_tol=1e-4):  # right up to the factor
                 _fail(f"your {pruner} scores ({label} network, seed {seed}) are {factor or 1.0:.6g} × prunekit's, but "
                       f"{factors[0][1]:.6g} × on the {factors[0][0]} network: a constant factor is a convention (such "
                       "as a summed loss) only when it is the same on every network.\n"
                       f"Hint: {HINTS[pruner]}")
             factors.append((label, factor or 1.0))
-            compared += _compare(expected, received, f"your {pruner} scores ({label} network, seed {seed})",
-                                 HINTS[pruner], rtol=1e-4, atol=1e-6 * scale * (factor or 1.0))
             if pruner == "rand":
                 torch.manual_seed(seed + 1)
                 again = student_fn(model, batches)
