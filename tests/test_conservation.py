@@ -12,7 +12,7 @@ from prunekit import cli, create_model
 from prunekit.run import data as prunekit_data
 from prunekit.run.data import cifar_fallback
 from prunekit.run.experiments import load_experiment
-from prunekit.run.experiments.conservation import layer_average_scores, loglog_slope, unit_scores
+from prunekit.run.experiments.conservation import layer_average_scores, loglog_slope, run_conservation, unit_scores
 from prunekit.run.loader import prune_loader
 
 
@@ -84,3 +84,15 @@ def test_synaptic_flows_conservation_commands_run_as_prunekit(experiment, make_t
     if experiment == "schedule-conservation":
         assert {c.label for c in result.curves} == {"rounds=1", "rounds=10"}
         assert all(0 <= kept <= 1 for curve in result.curves for kept in curve.y)
+
+
+def test_unit_conservation_refuses_a_resnet_before_any_work(make_tiny_config, tmp_path) -> None:
+    """A residual block's flow bypasses the chain of layers, so in- and out-scores need not agree."""
+    net = create_model("lottery", "resnet20", (3, 32, 32), 10)
+    with pytest.raises(ValueError, match="skip connections"):
+        unit_scores(net, "synflow")
+    config = make_tiny_config(tmp_path, experiment="unit-conservation", model_class="lottery", model="resnet20",
+                              dataset="cifar10", pruner_list=("synflow",))
+    with pytest.raises(ValueError, match="'resnet20' has skip connections: use fc, conv or a vgg model"):
+        run_conservation(config, progress=False)
+    assert not (tmp_path / "unit-conservation").exists()

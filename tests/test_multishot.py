@@ -119,6 +119,28 @@ def test_the_lottery_ticket_control_keeps_the_mask_and_draws_new_weights(multish
     assert control.entries[0].reinitialized and not ticket.entries[0].reinitialized
 
 
+def test_an_interrupted_overwrite_keeps_the_finished_run_until_the_new_one_has_finished(multishot) -> None:
+    from prunekit.run.experiments.common import REPLACED_FILE
+    from prunekit.run.experiments.results import MultishotResult
+    from prunekit.run.io import read_json
+
+    config = multishot(level_list=(2,))
+    finished = run_multishot(config, progress=False)
+    folder = folder_of(config)
+
+    def stop(key: str, level: int) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_multishot(config, progress=False, overwrite=True, on_level=stop)
+    kept = MultishotResult.from_dict(read_json(folder / REPLACED_FILE))
+    assert kept.status == "complete" and kept.entries == finished.entries  # nothing lost
+    assert load_experiment(folder).status == "running"
+    again = run_multishot(config, progress=False, overwrite=True)
+    assert again.status == "complete" and not (folder / REPLACED_FILE).exists()
+    assert [e.level_rows for e in again.entries] == [e.level_rows for e in finished.entries]
+
+
 def test_synaptic_flows_example_command_runs_as_prunekit(make_tiny_config, tmp_path, capsys) -> None:
     base = make_tiny_config(tmp_path)
     line = ("--model-class default --model fc --dataset mnist --experiment multishot --pruner mag "

@@ -45,7 +45,9 @@ def header(path: Path) -> list[str]:
 
 def test_every_part_writes_its_files(smoke):
     out, _, written = smoke
-    assert sorted(written) == ["mnist-row", "mnist-sweep", "vgg16-init"]
+    assert sorted(written) == ["iterative", "mnist-row", "mnist-sweep", "vgg16-init"]
+    assert sorted(p.name for p in (out / "iterative").iterdir()) == [
+        "levels.csv", "metadata.json", "runs.csv", "summary.csv"]
     assert sorted(p.name for p in (out / "mnist-row").iterdir()) == ["metadata.json", "runs.csv", "summary.csv"]
     assert sorted(p.name for p in (out / "vgg16-init").iterdir()) == [
         "flop_ratio_runs.csv", "flop_ratio_summary.csv", "layers_runs.csv", "layers_summary.csv", "metadata.json"
@@ -53,13 +55,13 @@ def test_every_part_writes_its_files(smoke):
     assert not list(out.rglob("*.pt")) and not list(out.rglob("*.pkl")), "no weights or pickles in the set"
 
 
-@pytest.mark.parametrize("part", ["mnist-row", "mnist-sweep", "vgg16-init"])
+@pytest.mark.parametrize("part", ["mnist-row", "mnist-sweep", "vgg16-init", "iterative"])
 def test_each_csv_names_command_versions_and_machine_but_no_date(smoke, part):
     out, _, _ = smoke
     for path in (out / part).glob("*.csv"):
         lines = header(path)
         assert lines[1] == "# command: prunekit reference --part vgg16-init --part mnist-sweep --part mnist-row " \
-                           "--jobs 2 --smoke"
+                           "--part iterative --jobs 2 --smoke"
         assert lines[2].startswith("# prunekit ") and ", torch " in lines[2]
         assert lines[3].startswith("# machine: ") and "2 jobs x " in lines[3]
         assert not re.search(r"\d{4}-\d{2}-\d{2}", path.read_text(encoding="utf-8")), f"a date in {path}"
@@ -147,7 +149,7 @@ def test_the_cli_knows_the_subcommand_and_rejects_a_bad_part(capsys):
 def test_bad_jobs_and_parts_are_typed_errors(tmp_path):
     with pytest.raises(ValueError, match="jobs must be at least 1; got 0"):
         run_reference(jobs=0, out=tmp_path, work=tmp_path)
-    with pytest.raises(ValueError, match="unknown part.*valid parts: vgg16-init, mnist-sweep, mnist-row"):
+    with pytest.raises(ValueError, match="unknown part.*valid parts: vgg16-init, mnist-sweep, mnist-row, iterative$"):
         run_reference(["mnist-col"], out=tmp_path, work=tmp_path)
 
 
@@ -156,3 +158,23 @@ def test_every_worker_uses_one_torch_thread_whatever_the_jobs() -> None:
     from prunekit.run.reference import Machine
 
     assert {Machine.here(jobs).threads for jobs in (1, 2, 8)} == {1}
+
+
+def test_iterative_part_imp_and_its_control_share_the_mask_and_the_sweep_shares_its_runs(smoke):
+    """IMP and the lottery control prune the same weights level by level; the one-shot rows are mnist-sweep's runs."""
+    out, work, _ = smoke
+    runs, levels = read(out / "iterative" / "runs.csv"), read(out / "iterative" / "levels.csv")
+    assert list(runs.setting) == ["imp", "imp-reinit", "mag", "synflow-r100", "rand"]
+    assert (runs.compression == 1.0).all() and (runs.kept == 11_940).all() and (runs.total == 119_400).all()
+    assert list(runs.levels) == [5, 5, 1, 1, 1]
+    imp, control = (levels[levels.setting == label].reset_index(drop=True) for label in ("imp", "imp-reinit"))
+    assert list(imp.level) == [1, 2, 3, 4, 5] and list(imp.kept) == [75_336, 47_534, 29_992, 18_924, 11_940]
+    assert imp.drop(columns="setting").equals(control.drop(columns="setting"))
+    sweep = read(out / "mnist-sweep" / "runs.csv")
+    for label in ("mag", "synflow-r100", "rand"):
+        mine = runs[runs.setting == label].iloc[0]
+        theirs = sweep[(sweep.setting == label) & (sweep.compression == 1.0)].iloc[0]
+        assert (mine.top1, mine.kept) == (theirs.top1, theirs.kept)
+    assert len(list((work / "iterative" / "multishot").iterdir())) == 2
+    summary = read(out / "iterative" / "summary.csv")
+    assert list(summary.seeds) == [1] * 5 and summary.top1_std.isna().all()

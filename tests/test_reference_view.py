@@ -25,7 +25,7 @@ from prunekit.run.reference import run_reference
 from prunekit.run.reference_parts import Scale
 
 SCALE = Scale("smoke", (1, 2), (0.5, 2.5), (0.5,), epochs=0, train_limit=256, test_limit=200,
-              vgg_settings=("rand", "mag-init", "snip", "synflow-r1"))
+              vgg_settings=("rand", "mag-init", "snip", "synflow-r1"), iterative_compressions=(2.0,))
 ROW_COLUMNS = ["rand", "mag", "snip", "grasp", "synflow-r100 (100 rounds, the kit's default)",
                "synflow-r1 (1 round, the report's setting)"]
 PM = re.compile(r"^\d[\d,]*\.\d+ ± \d[\d,]*\.\d+( \((collapsed|disconnected|diverged) in \d/2 seeds.*\))?$")
@@ -62,6 +62,8 @@ def test_loader_reads_the_parts_and_marks_a_missing_one(built, ref, tmp_path: Pa
     loaded = rv.load_reference(partial)
     assert loaded.mnist_row is None and loaded.vgg16_init is None and loaded.mnist_sweep is not None
     assert loaded.missing() == ["mnist-row", "vgg16-init"]
+    shutil.rmtree(partial / "iterative")
+    assert rv.load_reference(partial).missing() == ["mnist-row", "vgg16-init", "iterative"]
     with pytest.raises(FileNotFoundError, match="make reference"):
         rv.load_reference(tmp_path / "nowhere")
 
@@ -202,3 +204,23 @@ def test_mean_pm_std_formats() -> None:
     assert rv.mean_pm_std(97.4133, float("nan")) == "97.41 (1 seed)"
     assert rv.mean_pm_std(float("nan"), 0.1) == "—"
     assert rv.mean_pm_std(585045.3, 21093.7, digits=0) == "585,045 ± 21,094"
+
+
+def test_notebook_10_reads_the_iterative_part_in_its_own_columns_and_names_its_setting(built) -> None:
+    from prunekit.teach.lessons import iterative
+
+    frame = iterative.reference_runs(built[0])
+    assert list(frame.method.unique()) == ["IMP", "IMP mask, new init", "Mag one-shot", "SynFlow at init",
+                                           "Rand at init"]
+    assert len(frame) == 5 * 2 and set(frame.seed) == {1, 2} and set(frame.compression) == {2.0}
+    assert (frame.density == 1194 / 119_400).all()  # round(0.01 × 119,400) weights kept by every method
+    assert frame.attrs["setting"] == ("reference set (smoke): FC on 256 MNIST training images, seeds 1, 2, 0 epochs after the "
+                                      "last pruning; Mag one-shot pre-trained 0 epochs, IMP 0 before each of its 5 "
+                                      "prunings")
+    table = iterative.comparison_table(frame)
+    assert list(table.index) == list(iterative.METHODS) and list(table.columns) == ["a = 2"]
+    assert all(cell.endswith("(2)") for cell in table["a = 2"])
+    empty = built[0].parent / "no-iterative"
+    shutil.copytree(built[0], empty)
+    shutil.rmtree(empty / "iterative")
+    assert iterative.reference_runs(empty) is None

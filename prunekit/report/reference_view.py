@@ -61,7 +61,7 @@ class TitledTable:
 
 @dataclass(frozen=True)
 class MnistPart:
-    """``mnist-row`` or ``mnist-sweep``: ``runs.csv`` and ``summary.csv`` as read, and the scale."""
+    """``mnist-row``, ``mnist-sweep`` or ``iterative``: ``runs.csv`` and ``summary.csv`` as read, and the scale."""
 
     folder: Path
     scale: str
@@ -90,10 +90,12 @@ class ReferenceSet:
     mnist_row: MnistPart | None
     mnist_sweep: MnistPart | None
     vgg16_init: VggPart | None
+    iterative: MnistPart | None = None
 
     def missing(self) -> list[str]:
         """The parts not computed yet, e.g. ``["mnist-row"]``."""
-        parts = {"mnist-row": self.mnist_row, "mnist-sweep": self.mnist_sweep, "vgg16-init": self.vgg16_init}
+        parts = {"mnist-row": self.mnist_row, "mnist-sweep": self.mnist_sweep, "vgg16-init": self.vgg16_init,
+                 "iterative": self.iterative}
         return [name for name, part in parts.items() if part is None]
 
 
@@ -147,7 +149,7 @@ def load_reference(folder: str | Path) -> ReferenceSet:
     if not folder.is_dir():
         raise FileNotFoundError(f"no reference folder {folder}: run `make reference` (or pass --reference DIR)")
     mnist: dict[str, MnistPart | None] = {}
-    for part in ("mnist-row", "mnist-sweep"):
+    for part in ("mnist-row", "mnist-sweep", "iterative"):
         sub = folder / part
         done = (sub / "runs.csv").is_file() and (sub / "summary.csv").is_file()
         mnist[part] = MnistPart(sub, _scale(sub), _read(sub / "runs.csv"), _read(sub / "summary.csv")) if done else None
@@ -155,7 +157,7 @@ def load_reference(folder: str | Path) -> ReferenceSet:
     names = ("flop_ratio_runs", "flop_ratio_summary", "layers_runs", "layers_summary", "flop_ratio_vs_report")
     vgg = (VggPart(sub, _scale(sub), *(_read(sub / f"{name}.csv") for name in names))
            if all((sub / f"{name}.csv").is_file() for name in names) else None)
-    return ReferenceSet(folder, mnist["mnist-row"], mnist["mnist-sweep"], vgg)
+    return ReferenceSet(folder, mnist["mnist-row"], mnist["mnist-sweep"], vgg, mnist["iterative"])
 
 
 def mean_pm_std(mean: float, std: float | None, digits: int = 2) -> str:

@@ -42,6 +42,9 @@ from prunekit.core.pruning import LayerCollapseWarning
 from prunekit.run.config import ExperimentConfig
 from prunekit.run.data import notices_as_lines, show_notices_as_lines
 from prunekit.run.experiment import RESULT_FILE, run_dir, run_or_load
+from prunekit.run.experiments import EXPERIMENT_FILE, run_or_load_experiment
+from prunekit.run.experiments.common import folder_of
+from prunekit.run.reference_iterative import iterative_configs, iterative_files
 from prunekit.run.reference_parts import FULL, PARTS, SMOKE, VGG_SETTINGS, Scale, mnist_configs, vgg16_task
 from prunekit.run.reference_tables import PartFiles, mnist_files, vgg_files
 from prunekit.run.resources import clone_root, default_data_dir, package_version
@@ -97,6 +100,14 @@ def _mnist_task(config_json: str) -> tuple[bool, str]:
     return computed, f"top1 {result.top1:.2f}"
 
 
+def _multishot_task(config_json: str) -> tuple[bool, str]:
+    """Runs (or resumes, or loads) one multishot run; whether it computed anything, and one line about it."""
+    config = ExperimentConfig.from_dict(json.loads(config_json))
+    computed = not (folder_of(config) / EXPERIMENT_FILE).is_file()
+    result = run_or_load_experiment(config, progress=False)
+    return computed, ", ".join(f"a={e.compression:g}: top1 {e.top1:.2f}" for e in result.entries)
+
+
 def _vgg_task(label: str, seed: int, compressions: tuple[float, ...], data_dir: str, cache: str) -> tuple[bool, str]:
     """Computes (or loads) one VGG16 setting and seed; whether it computed anything, and one line about it."""
     path = Path(cache)
@@ -134,6 +145,15 @@ def _tasks(part: str, scale: Scale, work: Path, data_dir: Path) -> list[_Task]:
                    str(work / part / f"{s.label}-seed{seed}.json")), _VGG_TASK_COST)
             for s in VGG_SETTINGS for seed in scale.seeds
             if scale.vgg_settings is None or s.label in scale.vgg_settings
+        ]
+    if part == "iterative":
+        multi, single = iterative_configs(scale, work, data_dir)
+        return [
+            *(_Task(part, f"iterative {'imp-reinit' if c.reinitialize else 'imp'} a={c.compression:g} seed {c.seed}",
+                    _multishot_task, (json.dumps(c.to_dict()),),
+                    c.pre_epochs * sum(c.level_list) + c.post_epochs + 1) for c in multi),
+            *(_Task(part, f"iterative {c.pruner} a={c.compression:g} seed {c.seed} (mnist-sweep's run)", _mnist_task,
+                    (json.dumps(c.to_dict()),), c.pre_epochs + c.post_epochs + 1) for c in single),
         ]
     return [
         _Task(part, f"{part} {c.pruner} rounds {c.rounds or 1} a={c.compression:g} seed {c.seed}", _mnist_task,
@@ -296,6 +316,11 @@ def run_reference(
 def _part_files(part: str, scale: Scale, work: Path, data_dir: Path, tasks: list[_Task]) -> PartFiles:
     if part == "vgg16-init":
         return vgg_files([Path(task.arguments[-1]) for task in tasks], scale)
+    if part == "iterative":
+        multi, single = iterative_configs(scale, work, data_dir)
+        with notices_as_lines():
+            return iterative_files([run_or_load_experiment(c) for c in multi], [run_or_load(c) for c in single],
+                                   scale)
     with notices_as_lines():
         results = [run_or_load(config) for config in mnist_configs(part, scale, work, data_dir)]
     return mnist_files(part, results, scale)

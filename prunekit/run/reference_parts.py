@@ -1,13 +1,15 @@
 """What the reference result set computes: its parts, their settings, and one task of each kind.
 
-Three parts (:data:`PARTS`), each over the seeds 1, 2, 3:
+Four parts (:data:`PARTS`), each over the seeds 1, 2, 3:
 
 - ``mnist-row``: the report's five MNIST commands (table 1.1) with its epochs, FC on full MNIST at
   compression 1, SynFlow with 100 rounds (the kit's default) and with 1 round (the report's collapse);
 - ``mnist-sweep``: FC on full MNIST, compressions :data:`SWEEP_COMPRESSIONS` × the pruner settings,
   20 post-training epochs, Mag pre-trained 20 epochs as in the report's command;
 - ``vgg16-init``: VGG16 (lottery) masks at initialization, no training: FLOP ratios at the report's six
-  compressions (table 1.2.3) and per-layer density and FLOPs at compression 0.5 (tables 2.1, 2.2).
+  compressions (table 1.2.3) and per-layer density and FLOPs at compression 0.5 (tables 2.1, 2.2);
+- ``iterative``: IMP with rewinding and its lottery-ticket control against one-shot Mag, SynFlow and Rand
+  at initialization, FC on full MNIST at compressions 1, 2, 3 (:mod:`prunekit.run.reference_iterative`).
 
 A :class:`Scale` shrinks everything for a smoke run (:data:`SMOKE`). The training runs are
 :class:`~prunekit.run.config.ExperimentConfig` s run through :func:`~prunekit.run.experiment.run_or_load`;
@@ -54,10 +56,11 @@ __all__ = [
     "VggRow",
     "mnist_configs",
     "setting_of",
+    "single_config",
     "vgg16_task",
 ]
 
-PARTS = ("vgg16-init", "mnist-sweep", "mnist-row")
+PARTS = ("vgg16-init", "mnist-sweep", "mnist-row", "iterative")
 """The parts, in the order they are computed (the quickest first)."""
 
 SEEDS = (1, 2, 3)
@@ -131,6 +134,7 @@ class Scale:
         train_limit: Training images used (None = all).
         test_limit: Test images used (None = all).
         vgg_settings: The vgg16-init settings computed (None = all of :data:`VGG_SETTINGS`).
+        iterative_compressions: The iterative part's compressions.
     """
 
     name: str
@@ -141,6 +145,7 @@ class Scale:
     train_limit: int | None = None
     test_limit: int | None = None
     vgg_settings: tuple[str, ...] | None = None
+    iterative_compressions: tuple[float, ...] = (1.0, 2.0, 3.0)
 
     def epochs_of(self, wanted: int) -> int:
         """``wanted`` epochs, capped at :attr:`epochs` when set."""
@@ -148,7 +153,8 @@ class Scale:
 
 
 FULL = Scale("full", SEEDS, SWEEP_COMPRESSIONS, VGG_COMPRESSIONS)
-SMOKE = Scale("smoke", (1,), (0.5, 1.0), (0.5, 1.0), epochs=1, train_limit=1000, test_limit=500)
+SMOKE = Scale("smoke", (1,), (0.5, 1.0), (0.5, 1.0), epochs=1, train_limit=1000, test_limit=500,
+              iterative_compressions=(1.0,))
 
 
 def setting_of(part: str, label: str) -> Setting:
@@ -163,7 +169,8 @@ def setting_of(part: str, label: str) -> Setting:
     """
     settings = {"mnist-row": ROW_SETTINGS, "mnist-sweep": SWEEP_SETTINGS, "vgg16-init": VGG_SETTINGS}
     if part not in settings:
-        raise ValueError(f"unknown part {part!r}; valid parts: {', '.join(PARTS)}")
+        raise ValueError(f"unknown part {part!r}; parts with settings here: {', '.join(settings)} "
+                         "(the iterative part's are prunekit.run.reference_iterative.ITERATIVE_SETTINGS)")
     for setting in settings[part]:
         if setting.label == label:
             return setting
@@ -191,18 +198,25 @@ def mnist_configs(part: str, scale: Scale, work: str | Path, data_dir: str | Pat
         settings, compressions = SWEEP_SETTINGS, scale.sweep_compressions
     else:
         raise ValueError(f"{part!r} is not an MNIST part; valid: mnist-row, mnist-sweep")
-    configs = []
-    for setting in settings:
-        for compression in compressions:
-            for seed in scale.seeds:
-                configs.append(ExperimentConfig(
-                    dataset="mnist", model_class="default", model="fc", pruner=setting.pruner,
-                    compression=compression, rounds=setting.rounds, pre_epochs=scale.epochs_of(setting.pre_epochs),
-                    post_epochs=scale.epochs_of(setting.post_epochs), seed=seed, device="cpu",
-                    result_dir=str(Path(work) / part), data_dir=str(data_dir), train_limit=scale.train_limit,
-                    test_limit=scale.test_limit, timing_repeats=1,
-                ))
-    return configs
+    return [single_config(setting, compression, seed, scale, Path(work) / part, data_dir)
+            for setting in settings for compression in compressions for seed in scale.seeds]
+
+
+def single_config(setting: Setting, compression: float, seed: int, scale: Scale, result_dir: str | Path,
+                  data_dir: str | Path) -> ExperimentConfig:
+    """One single-shot FC run on MNIST of ``setting`` at ``scale`` (the MNIST parts' runs are all made so).
+
+    Example:
+        >>> single_config(setting_of("mnist-row", "mag"), 1.0, 2, FULL, "/tmp/w", "/tmp/d").pre_epochs
+        20
+    """
+    return ExperimentConfig(
+        dataset="mnist", model_class="default", model="fc", pruner=setting.pruner,
+        compression=compression, rounds=setting.rounds, pre_epochs=scale.epochs_of(setting.pre_epochs),
+        post_epochs=scale.epochs_of(setting.post_epochs), seed=seed, device="cpu",
+        result_dir=str(result_dir), data_dir=str(data_dir), train_limit=scale.train_limit,
+        test_limit=scale.test_limit, timing_repeats=1,
+    )
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,7 @@ QUICK_PER_NOTEBOOK: dict[str, dict[str, Any]] = {
     "04_grasp": {"COMPARE_EPOCHS": 1},
     "06_compression_sweep": {"COMPRESSIONS": [0.5, 1.0], "PRUNERS": ["rand", "snip"]},
     "09_inference": {"REPEATS": 3, "LAYER_SIZES": [[100, 784], [512, 512]], "VGG_TRAIN_IMAGES": 0},
+    "10_iterative": {"SEEDS": [1], "TRAIN_LIMIT": 6000},
     # 07 runs its defaults (VGG16 masks at initialization, no training): its discussion's claims are written for them.
 }
 

@@ -32,7 +32,7 @@ from prunekit.run.paths import config_differences, config_hash, run_dir
 from prunekit.run.run_folder import RunExistsError
 from prunekit.run.training import seed_everything
 
-__all__ = ["Setup", "claim_folder", "folder_of", "now", "prepare"]
+__all__ = ["REPLACED_FILE", "Setup", "claim_folder", "finish_replacing", "folder_of", "now", "prepare"]
 
 
 def now() -> str:
@@ -105,13 +105,24 @@ def prepare(config: ExperimentConfig, allow_fallback: bool = False) -> Setup:
     )
 
 
+REPLACED_FILE = "experiment.replaced.json"
+"""A finished result that an ``--overwrite`` run will replace, kept until that run has finished."""
+
+
+def finish_replacing(folder: Path) -> None:
+    """Deletes the result an ``--overwrite`` run replaced (call once the new result is saved as complete)."""
+    (folder / REPLACED_FILE).unlink(missing_ok=True)
+
+
 def claim_folder(config: ExperimentConfig, overwrite: bool) -> tuple[Path, dict | None]:
     """Checks the run's folder before any work and returns what it holds.
 
     A folder with a finished result of the same configuration is refused unless ``overwrite``;
-    one holding another configuration is refused always (choose another ``--expid``); with
-    ``overwrite`` the folder is emptied. An unfinished result of the same configuration is
-    returned, so that the run resumes from it.
+    one holding another configuration is refused always (choose another ``--expid``). With
+    ``overwrite`` the run starts afresh, but nothing is lost if it is interrupted: the finished
+    result is kept as :data:`REPLACED_FILE` until the new run has finished
+    (:func:`finish_replacing`), and only the old run's checkpoints are deleted. An unfinished
+    result of the same configuration is returned, so that the run resumes from it.
 
     Args:
         config: The run.
@@ -129,7 +140,15 @@ def claim_folder(config: ExperimentConfig, overwrite: bool) -> tuple[Path, dict 
     if not file.is_file():
         return folder, None
     if overwrite:
-        shutil.rmtree(folder)
+        for stale in folder.iterdir():
+            if stale.is_dir():
+                shutil.rmtree(stale)
+            elif stale.name not in (EXPERIMENT_FILE, REPLACED_FILE):
+                stale.unlink()
+        if read_json(file).get("status") != RUNNING:
+            file.replace(folder / REPLACED_FILE)
+        else:
+            file.unlink()
         return folder, None
     saved = read_json(file)
     changed = config_differences(ExperimentConfig.from_dict(saved["config"]), config)

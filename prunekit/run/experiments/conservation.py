@@ -43,6 +43,7 @@ from torch import nn
 
 from prunekit.core.layers import MaskedParameter, masked_parameters
 from prunekit.core.models import create_model
+from prunekit.core.models.resnet import Block
 from prunekit.core.pruning import LayerCollapseWarning, prune
 from prunekit.core.scorers import resolve
 from prunekit.core.scorers.base import Batches
@@ -50,7 +51,7 @@ from prunekit.core.scorers.synflow import synaptic_flow, synflow_scores
 from prunekit.run.config import ExperimentConfig
 from prunekit.run.data import dataset_spec
 from prunekit.run.device import select_device
-from prunekit.run.experiments.common import claim_folder, now, prepare
+from prunekit.run.experiments.common import claim_folder, finish_replacing, now, prepare
 from prunekit.run.experiments.results import ConservationResult, Curve
 from prunekit.run.run_folder import run_lock
 from prunekit.run.training import make_optimizer, make_scheduler, seed_everything, train_epoch
@@ -91,8 +92,14 @@ def unit_scores(model: nn.Module, pruner: str, data: Batches | None = None,
         ``(layer name, in-scores, out-scores)`` for every layer but the last, each one value per unit.
 
     Raises:
-        ValueError: For an unknown pruner, or missing data for a data-driven one.
+        ValueError: For an unknown pruner, missing data for a data-driven one, or a model with skip
+            connections (a ResNet: a unit's flow also leaves through the shortcut, so in- and out-scores of
+            the chain of layers need not agree).
     """
+    if any(isinstance(module, Block) for module in model.modules()):
+        raise ValueError("unit conservation compares a unit's incoming and outgoing weights along a chain of layers; "
+                         f"{type(model).__name__} has skip connections (residual blocks), whose flow bypasses the "
+                         "chain: use fc, conv or a vgg model")
     params = list(masked_parameters(model, bias=True, batchnorm=True))
     scores = _scores(model, pruner, params, data, dtype)
     modules = list(model.named_modules())
@@ -245,7 +252,7 @@ def run_conservation(config: ExperimentConfig, *, progress: bool = True, overwri
     Args:
         config: The run.
         progress: Print one line when done.
-        overwrite: Replace a finished run in the folder.
+        overwrite: Replace a finished run in the folder (kept until this one has finished).
         allow_fallback: Use the labelled MNIST stand-in when CIFAR-10 is missing.
 
     Returns:
@@ -264,6 +271,9 @@ def run_conservation(config: ExperimentConfig, *, progress: bool = True, overwri
         raise ValueError(f"unknown conservation experiment {config.experiment!r}; valid: "
                          f"{', '.join(CONSERVATION_EXPERIMENTS)}")
     config.validate()
+    if config.experiment == "unit-conservation" and config.model.startswith("resnet"):
+        raise ValueError(f"unit-conservation needs a chain of layers; {config.model!r} has skip connections: "
+                         "use fc, conv or a vgg model")
     started = now()
     folder, _ = claim_folder(config, overwrite)
     pruners = config.pruner_list or (config.pruner,)
@@ -279,6 +289,7 @@ def run_conservation(config: ExperimentConfig, *, progress: bool = True, overwri
         result = ConservationResult(config, config.experiment, tuple(curves), slopes, origin, "complete", started, now())
         folder.mkdir(parents=True, exist_ok=True)
         path = result.save(folder)
+        finish_replacing(folder)
     if progress:
         print(f"saved {path}", flush=True)
     return result

@@ -42,7 +42,7 @@ from prunekit.core.layers import apply_masks_, masked_parameters
 from prunekit.core.pruning import LayerCollapseWarning, collapsed_layers, density_from_compression, prune
 from prunekit.run.checkpoints import load_checkpoint_or_discard, rng_state, set_rng_state
 from prunekit.run.config import ExperimentConfig
-from prunekit.run.experiments.common import Setup, claim_folder, now, prepare
+from prunekit.run.experiments.common import Setup, claim_folder, finish_replacing, now, prepare
 from prunekit.run.experiments.results import COMPLETE, RUNNING, LevelRow, MultishotEntry, MultishotResult
 from prunekit.run.io import save_checkpoint
 from prunekit.run.records import epoch_rows
@@ -219,7 +219,7 @@ def run_multishot(config: ExperimentConfig, *, progress: bool = True, overwrite:
     Args:
         config: The run (``experiment="multishot"``).
         progress: Print a line per level and show training bars.
-        overwrite: Start afresh, deleting a finished or unfinished run in the folder.
+        overwrite: Start afresh; a finished run in the folder is replaced once this one has finished.
         allow_fallback: Use the labelled MNIST stand-in when CIFAR-10 is missing.
         on_level: Called after each level is checkpointed as ``on_level(entry_key, level)``.
 
@@ -267,4 +267,5 @@ def run_multishot(config: ExperimentConfig, *, progress: bool = True, overwrite:
         result = MultishotResult(config, COMPLETE, result.entries, setup.origin, result.started_at, now())
         result.save(folder)
         (folder / REWIND_FILE).unlink(missing_ok=True)
+        finish_replacing(folder)
     return result
