@@ -12,7 +12,13 @@ from prunekit import cli, create_model
 from prunekit.run import data as prunekit_data
 from prunekit.run.data import cifar_fallback
 from prunekit.run.experiments import load_experiment
-from prunekit.run.experiments.conservation import layer_average_scores, loglog_slope, run_conservation, unit_scores
+from prunekit.run.experiments.conservation import (
+    layer_average_scores,
+    loglog_slope,
+    run_conservation,
+    signed_layer_saliency,
+    unit_scores,
+)
 from prunekit.run.loader import prune_loader
 
 
@@ -59,10 +65,14 @@ def test_layer_conservation_slopes_on_vgg16_at_initialization() -> None:
     for pruner in ("synflow", "snip"):
         rows = layer_average_scores(net, pruner, data)
         slopes[pruner] = loglog_slope([size for _, size, _ in rows], [score for _, _, score in rows])
+    rows = signed_layer_saliency(net, data)
+    slopes["signed"] = loglog_slope([size for _, size, _ in rows], [score for _, _, score in rows])
     print(f"VGG16 at initialization, log-log slope of average score against layer size: "
-          f"SynFlow {slopes['synflow']:.3f}, SNIP {slopes['snip']:.3f} (SNIP scored on FALLBACK data)")
+          f"SynFlow {slopes['synflow']:.3f}, SNIP {slopes['snip']:.3f}, SNIP before its absolute value (θ·∂L/∂θ) "
+          f"{slopes['signed']:.3f} (SNIP scored on FALLBACK data)")
     assert -1.1 <= slopes["synflow"] <= -0.9
-    assert slopes["snip"] < 0  # smaller average scores in larger layers
+    assert slopes["signed"] == pytest.approx(-1.0, abs=0.01)  # the conserved quantity: zero biases, exact
+    assert -0.9 < slopes["snip"] < 0  # the absolute value adds up terms of both signs: flatter
 
 
 @pytest.mark.parametrize("experiment", ["unit-conservation", "layer-conservation", "imp-conservation",
@@ -78,6 +88,10 @@ def test_synaptic_flows_conservation_commands_run_as_prunekit(experiment, make_t
     assert result.experiment == experiment and result.curves
     if experiment == "layer-conservation":
         assert result.slopes["synflow"] == pytest.approx(-1.0, abs=0.01)  # FC biases carry a little flow
+        # FC's biases start non-zero and take part in the law (S(W_l) + S(b_l) = S(W_l+1)), so the weights' signed
+        # sums are not all equal; they still fall more steeply than SNIP's absolute values (exactly -1: VGG16 above)
+        assert result.slopes["snip-signed"] < result.slopes["snip"] - 0.2
+        assert [c.pruner for c in result.curves] == ["rand", "mag", "snip", "grasp", "synflow", "snip-signed"]
     if experiment == "unit-conservation":
         for curve in (c for c in result.curves if c.pruner == "synflow"):
             assert curve.x == pytest.approx(curve.y, rel=1e-4)

@@ -215,7 +215,7 @@ def test_notebook_10_reads_the_iterative_part_in_its_own_columns_and_names_its_s
     assert len(frame) == 5 * 2 and set(frame.seed) == {1, 2} and set(frame.compression) == {2.0}
     assert (frame.density == 1194 / 119_400).all()  # round(0.01 × 119,400) weights kept by every method
     assert frame.attrs["setting"] == ("reference set (smoke): FC on 256 MNIST training images, seeds 1, 2, 0 epochs after the "
-                                      "last pruning; Mag one-shot pre-trained 0 epochs, IMP 0 before each of its 5 "
+                                      "last pruning; Mag one-shot pre-trained 0 epochs, IMP 0 epochs before each of its 5 "
                                       "prunings")
     table = iterative.comparison_table(frame)
     assert list(table.index) == list(iterative.METHODS) and list(table.columns) == ["a = 2"]

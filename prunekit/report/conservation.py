@@ -95,6 +95,9 @@ def plot_unit_conservation(result: ConservationResult, ax: Any = None) -> Any:
     return figure
 
 
+_CURVE_NAMES = {"snip-signed": "θ·∂L/∂θ, signed (SNIP before |·|)"}
+
+
 def plot_layer_conservation(result: ConservationResult, ax: Any = None) -> Any:
     """Average score against layer size (log-log), one line per pruner, the slope in the legend."""
     figure, ax = (plt.subplots(figsize=(6, 4)) if ax is None else (ax.figure, ax))
@@ -102,7 +105,8 @@ def plot_layer_conservation(result: ConservationResult, ax: Any = None) -> Any:
         points = [(x, y) for x, y in zip(curve.x, curve.y) if y > 0]
         if points:
             slope = result.slopes.get(curve.pruner, float("nan"))
-            ax.plot(*zip(*sorted(points)), "o-", label=f"{curve.pruner} (slope {slope:.2f})")
+            name = _CURVE_NAMES.get(curve.pruner, curve.pruner)
+            ax.plot(*zip(*sorted(points)), "o-", label=f"{name} (slope {slope:.2f})")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("layer size (weights)")

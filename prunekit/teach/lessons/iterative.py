@@ -151,12 +151,12 @@ def setting_text(seeds: Sequence[int], train_limit: int | None, post_epochs: int
 
     Example:
         >>> setting_text([1, 2, 3], 20000, 4, 1, 1, 5)
-        "this notebook's runs: FC on 20,000 MNIST training images, seeds 1, 2, 3, 4 epochs after the last pruning; Mag one-shot pre-trained 1 epoch, IMP 1 before each of its 5 prunings"
+        "this notebook's runs: FC on 20,000 MNIST training images, seeds 1, 2, 3, 4 epochs after the last pruning; Mag one-shot pre-trained 1 epoch, IMP 1 epoch before each of its 5 prunings"
     """
     images = "full MNIST" if train_limit is None or train_limit >= 60000 else f"{train_limit:,} MNIST training images"
     return (f"{who}: FC on {images}, seeds {', '.join(str(s) for s in seeds)}, {_epochs(post_epochs)} after the last "
-            f"pruning; Mag one-shot pre-trained {_epochs(mag_pre_epochs)}, IMP {imp_pre_epochs} before each of its "
-            f"{levels} prunings")
+            f"pruning; Mag one-shot pre-trained {_epochs(mag_pre_epochs)}, IMP {_epochs(imp_pre_epochs)} before each of "
+            f"its {levels} prunings")
 
 
 def top1_means(frame: pd.DataFrame) -> pd.DataFrame:
