@@ -224,3 +224,14 @@ def test_notebook_10_reads_the_iterative_part_in_its_own_columns_and_names_its_s
     shutil.copytree(built[0], empty)
     shutil.rmtree(empty / "iterative")
     assert iterative.reference_runs(empty) is None
+
+
+def test_the_iterative_table_holds_one_setting_names_it_and_joins_the_report_page(ref) -> None:
+    table = rv.iterative_table(ref.iterative)
+    assert list(table.table.index) == ["IMP (rewound to initialization)", "IMP's mask, new initialization",
+                                       "Mag one-shot", "SynFlow at initialization (100 rounds)", "Rand at initialization"]
+    assert list(table.table.columns) == ["a = 2"]
+    assert table.title.startswith("SMOKE SCALE, not the reference numbers · ")  # like every other reference table
+    assert "IMP, 5 levels of 0 epochs" in table.title and "mean ± std over 2 seeds" in table.title
+    assert all(PM.match(cell) for cell in table.table["a = 2"]), list(table.table["a = 2"])
+    assert page.reference_tables(ref)[-1].stem == "reference_iterative_accuracy"

@@ -27,6 +27,7 @@ from prunekit.report.reference_view import (
     TitledTable,
     caption_tag,
     flop_ratio_series,
+    iterative_table,
     mnist_row_table,
     sweep_accuracy_table,
     sweep_series,
@@ -99,7 +100,8 @@ def reference_tables(reference: ReferenceSet) -> list[TitledTable]:
     out += [report["report_table_1_2_1"], report["report_table_1_2_2"]]
     if reference.vgg16_init is not None:
         out += vgg_flop_ratio_tables(reference.vgg16_init) + vgg_layer_tables(reference.vgg16_init)
-    return out + [report["report_table_2_2"]]
+    out.append(report["report_table_2_2"])
+    return out + ([iterative_table(reference.iterative)] if reference.iterative is not None else [])
 
 
 def reference_figures(reference: ReferenceSet) -> dict[str, Figure]:

@@ -28,7 +28,7 @@ from prunekit.run.resources import clone_root
 
 __all__ = [
     "FALLBACK_LABEL", "NOT_COMPUTED", "MnistPart", "ReferenceSet", "SweepSeries", "TitledTable", "VggPart",
-    "caption_tag", "default_reference_dir", "flop_ratio_series", "vgg_setting_names", "load_reference", "mean_pm_std", "mnist_row_table", "setting_name", "sweep_accuracy_table", "sweep_series", "vgg_flop_ratio_tables",
+    "caption_tag", "default_reference_dir", "flop_ratio_series", "iterative_table", "vgg_setting_names", "load_reference", "mean_pm_std", "mnist_row_table", "setting_name", "sweep_accuracy_table", "sweep_series", "vgg_flop_ratio_tables",
     "vgg_layer_density", "vgg_layer_flops", "vgg_layer_tables",
 ]
 
@@ -252,6 +252,27 @@ def sweep_accuracy_table(part: MnistPart) -> TitledTable:
     title = (f"{_scale_tag(part.scale)}{_origin_tag(s)}MNIST / FC: top-1 accuracy (%) against compression a "
              f"(density 10^-a), mean ± std over {_seeds(s)}; epochs: {_epochs(s)}")
     return TitledTable("reference_mnist_sweep_accuracy", title, table.rename_axis("compression a"))
+
+
+_ITERATIVE_NAMES = {"imp": "IMP (rewound to initialization)", "imp-reinit": "IMP's mask, new initialization",
+                    "mag": "Mag one-shot", "synflow-r100": "SynFlow at initialization (100 rounds)",
+                    "rand": "Rand at initialization"}
+
+
+def iterative_table(part: MnistPart) -> TitledTable:
+    """IMP against pruning at initialization: top-1 (%) per method (rows) and compression (columns), mean ± std."""
+    s = part.summary
+    cells = {(_ITERATIVE_NAMES.get(row.setting, row.setting), f"a = {row.compression:g}"):
+             mean_pm_std(row.top1_mean, row.top1_std) + _marks(row) for _, row in s.iterrows()}
+    table = pd.Series(cells).unstack()
+    table = table.loc[list(dict.fromkeys(k[0] for k in cells)), list(dict.fromkeys(k[1] for k in cells))]
+    imp, mag = s[s.setting == "imp"].iloc[0], s[s.setting == "mag"].iloc[0]
+    title = (f"{_scale_tag(part.scale)}{_origin_tag(s)}MNIST / FC: iterative magnitude pruning (IMP, {int(imp.levels)} "
+             f"levels of {int(imp.pre_epochs)} epochs) and its lottery-ticket control against pruning at "
+             f"initialization, top-1 accuracy (%), mean ± std over {_seeds(s)}; {int(imp.post_epochs)} epochs after the "
+             f"last pruning, Mag one-shot pre-trained {int(mag.pre_epochs)} epochs")
+    return TitledTable("reference_iterative_accuracy", title, table.rename_axis("method"),
+                       "`prunekit reference --part iterative`; notebook 10 runs it quickly beside this table")
 
 
 def _origins(part: VggPart) -> dict[str, str]:
