@@ -43,3 +43,12 @@ def test_the_sweeps_figure_of_the_status_is_the_summarys(readme) -> None:
     table = summary("mnist-sweep")
     low = table[table.compression <= 0.2].top1_mean
     assert f"up to a = 0.2 every setting's mean lies between {low.min():.2f} % and {low.max():.2f} %" in readme
+
+
+def test_the_main_readmes_iterative_figures_are_the_summarys() -> None:
+    text = " ".join((REFERENCE.parent / "README.md").read_text(encoding="utf-8").split())
+    table = summary("iterative")
+    rand = table[(table.setting == "rand") & (table.compression == 2.0)].top1_mean.iloc[0]
+    assert (f"at a = 2, IMP with 5 levels of 4 epochs reaches {pm(table, 'imp', 2.0)}, its lottery-ticket control "
+            f"(the same mask, fresh weights) {pm(table, 'imp-reinit', 2.0)}, SynFlow at initialization "
+            f"{pm(table, 'synflow-r100', 2.0)}, one-shot Mag {pm(table, 'mag', 2.0)} and Rand {rand:.2f} % (chance)") in text
