@@ -33,7 +33,7 @@ from pathlib import Path
 from prunekit.run.config import ExperimentConfig
 from prunekit.run.experiments.results import MultishotResult
 from prunekit.run.reference_parts import SWEEP_SETTINGS, Scale, Setting, single_config
-from prunekit.run.reference_tables import PartFiles, csv_text, grouped, mean_std
+from prunekit.run.reference_tables import PartFiles, csv_text, grouped, mean_std, runs_and_summary, settings_meta
 from prunekit.run.result import RunResult
 
 __all__ = [
@@ -158,16 +158,13 @@ def iterative_files(multishot: Sequence[MultishotResult], single: Sequence[RunRe
             f"SynFlow and Rand at initialization; FC, MNIST, {scale.epochs_of(POST_EPOCHS)} epochs after the last pruning")
     return PartFiles(
         csvs={
-            "runs.csv": (f"{what}; one row per run (top1/top5: final test accuracy, %)",
-                         csv_text(_RUN_COLUMNS, rows, _RUN_DIGITS)),
-            "summary.csv": (f"{what}; mean and sample std over seeds per setting and compression",
-                            csv_text(_SUMMARY_COLUMNS, summary, _SUMMARY_DIGITS)),
+            **runs_and_summary(what, csv_text(_RUN_COLUMNS, rows, _RUN_DIGITS),
+                               csv_text(_SUMMARY_COLUMNS, summary, _SUMMARY_DIGITS)),
             "levels.csv": ("IMP's levels: the density each level prunes to, and the top-1 % of the training "
                            "just before that pruning", csv_text(_LEVEL_COLUMNS, levels, _LEVEL_DIGITS)),
         },
         meta={
-            "settings": [{"label": s.label, "pruner": s.pruner, "rounds": s.rounds, "pre_epochs": s.pre_epochs,
-                          "post_epochs": s.post_epochs, "note": s.note} for s in ITERATIVE_SETTINGS],
+            "settings": settings_meta(ITERATIVE_SETTINGS),
             "compressions": list(scale.iterative_compressions), "imp_levels": IMP_LEVELS,
             "model": "default/fc", "dataset": "mnist", "train_limit": scale.train_limit,
             "test_limit": scale.test_limit,

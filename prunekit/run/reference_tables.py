@@ -26,7 +26,8 @@ from prunekit.core.scorers import SCORERS
 from prunekit.run.reference_parts import ROW_SETTINGS, SWEEP_SETTINGS, VGG_LAYER_COMPRESSION, VGG_SETTINGS, Scale
 from prunekit.run.result import RunResult
 
-__all__ = ["PartFiles", "csv_text", "grouped", "mean_std", "mnist_files", "vgg_files"]
+__all__ = ["PartFiles", "csv_text", "grouped", "mean_std", "mnist_files", "runs_and_summary", "settings_meta",
+           "vgg_files"]
 
 T = TypeVar("T")
 K = TypeVar("K")
@@ -96,7 +97,14 @@ def csv_text(columns: Sequence[str], rows: Iterable[Sequence[Any]], digits: Sequ
     return buffer.getvalue()
 
 
-def _settings_meta(settings: Sequence[Any]) -> list[dict[str, Any]]:
+def runs_and_summary(what: str, runs: str, summary: str) -> dict[str, tuple[str, str]]:
+    """A training part's ``runs.csv`` and ``summary.csv``: file name → (description, CSV text)."""
+    return {"runs.csv": (f"{what}; one row per run (top1/top5: final test accuracy, %)", runs),
+            "summary.csv": (f"{what}; mean and sample std over seeds per setting and compression", summary)}
+
+
+def settings_meta(settings: Sequence[Any]) -> list[dict[str, Any]]:
+    """The settings as ``metadata.json`` lists them."""
     return [
         {"label": s.label, "pruner": s.pruner, "rounds": s.rounds, "pre_epochs": s.pre_epochs,
          "post_epochs": s.post_epochs, "note": s.note}
@@ -166,14 +174,10 @@ def mnist_files(part: str, results: Sequence[RunResult], scale: Scale) -> PartFi
             if part == "mnist-row" else "FC accuracy vs compression, 20 post-training epochs (Mag pre-trained 20)")
     first = results[0]
     return PartFiles(
-        csvs={
-            "runs.csv": (f"{what}; one row per run (top1/top5: final test accuracy, %)",
-                         csv_text(_RUN_COLUMNS, rows, _RUN_DIGITS)),
-            "summary.csv": (f"{what}; mean and sample std over seeds per setting and compression",
-                            csv_text(_SUMMARY_COLUMNS, summary, _SUMMARY_DIGITS)),
-        },
+        csvs=runs_and_summary(what, csv_text(_RUN_COLUMNS, rows, _RUN_DIGITS),
+                              csv_text(_SUMMARY_COLUMNS, summary, _SUMMARY_DIGITS)),
         meta={
-            "settings": _settings_meta(settings),
+            "settings": settings_meta(settings),
             "compressions": sorted({r.config.compression for r in results}),
             "model": "default/fc", "dataset": "mnist", "data_origin": first.origin.value,
             "train_source": first.data.train_source, "test_source": first.data.test_source,
@@ -269,7 +273,7 @@ def vgg_files(paths: Sequence[Path], scale: Scale) -> PartFiles:
                                             layer_summary, (0, 0, 0, 0, 0, 6, 6, 1, 1))),
         },
         meta={
-            "settings": _settings_meta([s for s in VGG_SETTINGS if s.label in {r["setting"] for r in rows}]),
+            "settings": settings_meta([s for s in VGG_SETTINGS if s.label in {r["setting"] for r in rows}]),
             "compressions": list(scale.vgg_compressions),
             "layer_compression": VGG_LAYER_COMPRESSION,
             "model": "lottery/vgg16", "input_shape": [3, 32, 32],
