@@ -110,3 +110,22 @@ def test_unit_conservation_refuses_a_resnet_before_any_work(make_tiny_config, tm
     with pytest.raises(ValueError, match="'resnet20' has skip connections: use fc, conv or a vgg model"):
         run_conservation(config, progress=False)
     assert not (tmp_path / "unit-conservation").exists()
+
+
+def test_a_layer_conservation_result_saved_before_the_signed_curve_is_computed_again(make_tiny_config, tmp_path) -> None:
+    """Notebook 10 reads the ``snip-signed`` slope: a finished result from an older kit lacks it and is not reused."""
+    from prunekit.run.experiments import run_or_load_experiment
+    from prunekit.run.experiments.common import folder_of
+    from prunekit.run.experiments.results import EXPERIMENT_FILE
+    from prunekit.run.io import read_json, write_json
+
+    config = make_tiny_config(tmp_path, experiment="layer-conservation", pruner_list=("snip", "synflow"))
+    first = run_or_load_experiment(config)
+    assert "snip-signed" in first.slopes
+    path = folder_of(config) / EXPERIMENT_FILE
+    old = read_json(path)
+    old["slopes"].pop("snip-signed")
+    old["curves"] = [c for c in old["curves"] if c["pruner"] != "snip-signed"]
+    write_json(path, old)
+    again = run_or_load_experiment(config)
+    assert again.slopes == first.slopes and "snip-signed" in load_experiment(folder_of(config)).slopes

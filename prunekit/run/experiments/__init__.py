@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from prunekit.run.config import ExperimentConfig
 from prunekit.run.experiments.common import folder_of
-from prunekit.run.experiments.conservation import CONSERVATION_EXPERIMENTS, run_conservation
+from prunekit.run.experiments.conservation import CONSERVATION_EXPERIMENTS, SIGNED_SALIENCY, run_conservation
 from prunekit.run.experiments.multishot import run_multishot
 from prunekit.run.experiments.results import (
     EXPERIMENT_FILE,
@@ -91,8 +91,16 @@ def run_or_load_experiment(config: ExperimentConfig, *, progress: bool = False,
     if (folder / EXPERIMENT_FILE).is_file():
         saved = load_experiment(folder)
         if saved.status == "complete" and not config_differences(saved.config, config):
-            return saved
+            if not _older_than_this_kit(saved):
+                return saved
+            return run_experiment(config, progress=progress, overwrite=True, allow_fallback=allow_fallback)
     return run_experiment(config, progress=progress, allow_fallback=allow_fallback)
+
+
+def _older_than_this_kit(saved: MultishotResult | ConservationResult) -> bool:
+    """A finished result written before this kit drew a curve it now draws (layer-conservation's SNIP before |·|)."""
+    return (isinstance(saved, ConservationResult) and saved.experiment == "layer-conservation"
+            and "snip" in saved.slopes and SIGNED_SALIENCY not in saved.slopes)
 
 
 def experiment_lines(result: MultishotResult | ConservationResult) -> list[str]:
