@@ -178,3 +178,19 @@ def test_iterative_part_imp_and_its_control_share_the_mask_and_the_sweep_shares_
     assert len(list((work / "iterative" / "multishot").iterdir())) == 2
     summary = read(out / "iterative" / "summary.csv")
     assert list(summary.seeds) == [1] * 5 and summary.top1_std.isna().all()
+
+
+def test_a_run_two_parts_share_is_computed_once_and_counts_for_both(tmp_path):
+    """The iterative part's one-shot rows are mnist-sweep's runs: one task each, never two workers on one folder."""
+    tiny = dataclasses.replace(SMOKE, sweep_compressions=(1.0,), epochs=0, train_limit=256, test_limit=200)
+    lines: list[str] = []
+    written = run_reference(["mnist-sweep", "iterative"], scale=tiny, jobs=2, out=tmp_path / "out",
+                            work=tmp_path / "work", data_dir=REPO / "data", log=lines.append)
+    assert sorted(written) == ["iterative", "mnist-sweep"]
+    assert lines[0].startswith("reference: 8 tasks (mnist-sweep 6, iterative 5; each shared run once)")
+    shared = [line for line in lines if "(also iterative's)" in line]
+    assert len(shared) == 3 and all(re.search(r"mnist-sweep (mag|synflow|rand) ", line) for line in shared), shared
+    assert len([line for line in lines if line.startswith("[")]) == 8 and lines.count(lines[-1]) == 1
+    sweep, iterative = read(tmp_path / "out" / "mnist-sweep" / "runs.csv"), read(tmp_path / "out" / "iterative" / "runs.csv")
+    for label in ("mag", "synflow-r100", "rand"):
+        assert sweep[sweep.setting == label].top1.tolist() == iterative[iterative.setting == label].top1.tolist()

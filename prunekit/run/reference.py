@@ -162,6 +162,16 @@ def _tasks(part: str, scale: Scale, work: Path, data_dir: Path) -> list[_Task]:
     ]
 
 
+def _shared_tasks(tasks: dict[str, list[_Task]]) -> dict[tuple, list[_Task]]:
+    """The tasks grouped by the work they do, in order: a run two parts share (the iterative part's one-shot runs
+    are mnist-sweep's) is computed once, by one worker, and counts for both parts."""
+    groups: dict[tuple, list[_Task]] = {}
+    for part_tasks in tasks.values():
+        for task in part_tasks:
+            groups.setdefault((task.function.__name__, task.arguments), []).append(task)
+    return groups
+
+
 def _command(parts: Sequence[str], jobs: int, smoke: bool) -> str:
     words = ["prunekit", "reference", *(f"--part {p}" for p in parts), f"--jobs {jobs}"]
     return " ".join(words + (["--smoke"] if smoke else []))
@@ -252,9 +262,11 @@ def run_reference(
     command = _command(parts, jobs, smoke)
     header = _header(command, machine, scale)
     tasks = {part: _tasks(part, scale, work, data_dir) for part in parts}
-    total = sum(len(t) for t in tasks.values())
-    total_cost, done_cost, computed_cost = sum(task.cost for t in tasks.values() for task in t), 0.0, 0.0
-    log(f"reference: {total} tasks ({', '.join(f'{p} {len(t)}' for p, t in tasks.items())}), {jobs} jobs x "
+    shared = _shared_tasks(tasks)
+    total = len(shared)
+    total_cost, done_cost, computed_cost = sum(group[0].cost for group in shared.values()), 0.0, 0.0
+    log(f"reference: {total} tasks ({', '.join(f'{p} {len(t)}' for p, t in tasks.items())}"
+        f"{'; each shared run once' if total < sum(len(t) for t in tasks.values()) else ''}), {jobs} jobs x "
         f"{machine.threads} threads; runs in {work}, files in {out}, data from {data_dir}")
     started, clock = _now(), time.monotonic()
     pending = {part: len(t) for part, t in tasks.items()}
@@ -265,30 +277,32 @@ def run_reference(
     pool = concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context, initializer=_worker_init,
                                                   initargs=(machine.threads,))
     try:
-        futures = {}
-        for part in parts:
-            for task in tasks[part]:
-                futures[pool.submit(task.function, *task.arguments)] = (task, time.monotonic())
+        futures = {pool.submit(group[0].function, *group[0].arguments): group for group in shared.values()}
         for future in concurrent.futures.as_completed(futures):
-            task, _ = futures[future]
+            group = futures[future]
+            task = group[0]
             done += 1
             try:
                 computed, outcome = future.result()
             except Exception as error:  # noqa: BLE001 - logged, the others go on; raised at the end
-                failed[task.part].append(f"{task.name}: {type(error).__name__}: {error}")
+                for member in group:
+                    failed[member.part].append(f"{member.name}: {type(error).__name__}: {error}")
                 computed, outcome = True, f"FAILED ({type(error).__name__}: {error})"
             elapsed = time.monotonic() - clock
             done_cost += task.cost
             computed_cost += task.cost if computed else 0.0
             left = (f"about {elapsed / computed_cost * (total_cost - done_cost) / 60:.0f} min left"
                     if computed_cost else "loaded")  # from what this call computed, not what it loaded
-            log(f"[{done}/{total}] {task.name}: {outcome} (elapsed {elapsed / 60:.1f} min, {left})")
-            pending[task.part] -= 1
-            if pending[task.part] == 0:
-                if failed[task.part]:
-                    log(f"{task.part}: {len(failed[task.part])} task(s) failed; its files are not written")
+            also = f" (also {', '.join(m.part for m in group[1:])}'s)" if len(group) > 1 else ""
+            log(f"[{done}/{total}] {task.name}{also}: {outcome} (elapsed {elapsed / 60:.1f} min, {left})")
+            for member in group:
+                pending[member.part] -= 1
+                if pending[member.part] > 0:
                     continue
-                files = _part_files(task.part, scale, work, data_dir, tasks[task.part])
+                if failed[member.part]:
+                    log(f"{member.part}: {len(failed[member.part])} task(s) failed; its files are not written")
+                    continue
+                files = _part_files(member.part, scale, work, data_dir, tasks[member.part])
                 meta = {
                     "command": command, "scale": scale.name, "prunekit_version": package_version(),
                     "torch_version": torch.__version__, "python_version": platform.python_version(),
@@ -296,10 +310,10 @@ def run_reference(
                     "elapsed_s": round(time.monotonic() - clock, 1), "seeds": list(scale.seeds),
                     "work_folder": str(work), "data_dir": str(data_dir),
                 }
-                written[task.part] = _write_part(task.part, files, out, header, meta)
-                log(f"{task.part}: wrote {', '.join(str(p) for p in written[task.part])}")
+                written[member.part] = _write_part(member.part, files, out, header, meta)
+                log(f"{member.part}: wrote {', '.join(str(p) for p in written[member.part])}")
                 if after_part is not None:
-                    after_part(task.part, written[task.part])
+                    after_part(member.part, written[member.part])
     except KeyboardInterrupt:
         # A worker catches the interrupt of its own run and would take the next task: cancel them all.
         pool.shutdown(wait=False, cancel_futures=True)
