@@ -66,10 +66,21 @@ def plot_multishot(result: MultishotResult, ax: Any = None) -> Any:
         ax.plot([e.density for e in entries], [e.top1 for e in entries], "o-", label=f"{levels} level(s)")
     ax.set_xscale("log")
     ax.invert_xaxis()
-    ax.set_xlabel("density (fraction of weights kept)")
-    ax.set_ylabel("top-1 accuracy (%)")
-    ax.set_title(f"{_tag(result.data_origin)}multishot {result.config.pruner}, {_arch(result)}")
-    ax.legend()
+    return _finish(figure, ax, result, f"multishot {result.config.pruner}", "density (fraction of weights kept)",
+                   "top-1 accuracy (%)")
+
+
+def _finish(figure: Any, ax: Any, result: MultishotResult | ConservationResult, what: str, xlabel: str, ylabel: str,
+            xscale: str | None = None, yscale: str | None = None, suffix: str = "", **legend: Any) -> Any:
+    """The axes' scales, labels, title (data tag, what, architecture) and legend, as every figure here has them."""
+    if xscale:
+        ax.set_xscale(xscale)
+    if yscale:
+        ax.set_yscale(yscale)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(f"{_tag(result.data_origin)}{what}, {_arch(result)}{suffix}")
+    ax.legend(**legend)
     return figure
 
 
@@ -86,13 +97,8 @@ def plot_unit_conservation(result: ConservationResult, ax: Any = None) -> Any:
             low, high = min(low, x[keep].min(), y[keep].min()), max(high, x[keep].max(), y[keep].max())
     if high > 0:
         ax.plot([low, high], [low, high], "k--", lw=1)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("in-score (incoming weights and bias)")
-    ax.set_ylabel("out-score (outgoing weights)")
-    ax.set_title(f"{_tag(result.data_origin)}Unit conservation, {_arch(result)}")
-    ax.legend(markerscale=3)
-    return figure
+    return _finish(figure, ax, result, "Unit conservation", "in-score (incoming weights and bias)",
+                   "out-score (outgoing weights)", xscale="log", yscale="log", markerscale=3)
 
 
 _CURVE_NAMES = {"snip-signed": "θ·∂L/∂θ, signed (SNIP before |·|)"}
@@ -107,13 +113,8 @@ def plot_layer_conservation(result: ConservationResult, ax: Any = None) -> Any:
             slope = result.slopes.get(curve.pruner, float("nan"))
             name = _CURVE_NAMES.get(curve.pruner, curve.pruner)
             ax.plot(*zip(*sorted(points)), "o-", label=f"{name} (slope {slope:.2f})")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("layer size (weights)")
-    ax.set_ylabel("average score per weight")
-    ax.set_title(f"{_tag(result.data_origin)}Layer conservation, {_arch(result)}")
-    ax.legend()
-    return figure
+    return _finish(figure, ax, result, "Layer conservation", "layer size (weights)", "average score per weight",
+                   xscale="log", yscale="log")
 
 
 def plot_imp_conservation(result: ConservationResult, ax: Any = None) -> Any:
@@ -122,12 +123,8 @@ def plot_imp_conservation(result: ConservationResult, ax: Any = None) -> Any:
     sizes = next((dict(zip(c.names, c.y)) for c in result.curves if c.label == "sizes"), {})
     for curve in (c for c in result.curves if c.label != "sizes"):
         ax.plot(curve.x, curve.y, "o-", ms=3, label=f"{curve.label} ({int(sizes.get(curve.label, 0)):,} weights)")
-    ax.set_yscale("log")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("average squared weight")
-    ax.set_title(f"{_tag(result.data_origin)}Squared weights during training, {_arch(result)}")
-    ax.legend(fontsize=7)
-    return figure
+    return _finish(figure, ax, result, "Squared weights during training", "epoch", "average squared weight",
+                   yscale="log", fontsize=7)
 
 
 def plot_schedule_conservation(result: ConservationResult, ax: Any = None) -> Any:
@@ -138,12 +135,8 @@ def plot_schedule_conservation(result: ConservationResult, ax: Any = None) -> An
         for x, y, note in zip(curve.x, curve.y, curve.names):
             if note:
                 ax.plot([x], [max(y, 1e-300)], "kx")
-    ax.set_yscale("log")
-    ax.set_xlabel("compression exponent a (density 10^-a)")
-    ax.set_ylabel("synaptic flow kept, R / R(dense)")
-    ax.set_title(f"{_tag(result.data_origin)}Flow kept against compression, {_arch(result)} (x: layer collapse)")
-    ax.legend(fontsize=7)
-    return figure
+    return _finish(figure, ax, result, "Flow kept against compression", "compression exponent a (density 10^-a)",
+                   "synaptic flow kept, R / R(dense)", yscale="log", suffix=" (x: layer collapse)", fontsize=7)
 
 
 _PLOTS = {"unit-conservation": plot_unit_conservation, "layer-conservation": plot_layer_conservation,
