@@ -6,6 +6,7 @@ import json
 import os
 import stat
 import pickle
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -87,6 +88,51 @@ def test_interrupted_checkpoint_write_keeps_the_previous_checkpoint(tmp_path: Pa
         save_checkpoint(target, {"epoch": 2}, saver=crashing_saver)
     assert load_checkpoint(target)["epoch"] == 1
     assert [path.name for path in tmp_path.iterdir()] == ["checkpoint.pt"]
+
+
+class _InterruptingFile:
+    """A file whose first write sends this process Ctrl-C, as a terminal would mid-save."""
+
+    def __init__(self, handle) -> None:  # noqa: ANN001 - a file object
+        self.handle, self.sent = handle, False
+
+    def write(self, data: bytes) -> int:
+        if not self.sent:
+            self.sent = True
+            os.kill(os.getpid(), signal.SIGINT)
+        return self.handle.write(data)
+
+    def flush(self) -> None:
+        self.handle.flush()
+
+
+def test_ctrl_c_while_torch_save_writes_comes_after_the_complete_checkpoint(tmp_path: Path) -> None:
+    # torch.save turns a KeyboardInterrupt inside its write into RuntimeError("unexpected pos ..."),
+    # which the CLI would report as a crash; the interrupt must wait until the file is written.
+    target = tmp_path / "checkpoint.pt"
+    weights = torch.arange(5000.0)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # xdist workers ignore SIGINT
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            save_checkpoint(target, {"epoch": 3, "weights": weights},
+                            saver=lambda state, handle: torch.save(state, _InterruptingFile(handle)))
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    state = load_checkpoint(target)
+    assert state["epoch"] == 3 and torch.equal(state["weights"], weights)
+    assert [path.name for path in tmp_path.iterdir()] == ["checkpoint.pt"]
+
+
+def test_deferred_ctrl_c_is_dropped_when_it_was_ignored(tmp_path: Path) -> None:
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        save_checkpoint(tmp_path / "c.pt", {"epoch": 1},
+                        saver=lambda state, handle: torch.save(state, _InterruptingFile(handle)))
+        assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert load_checkpoint(tmp_path / "c.pt")["epoch"] == 1
 
 
 def test_load_checkpoint_refuses_arbitrary_objects(tmp_path: Path) -> None:

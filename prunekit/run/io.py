@@ -20,7 +20,9 @@ import io
 import json
 import os
 import pickle
+import signal
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,6 +34,7 @@ __all__ = [
     "UnsafePathError",
     "atomic_write",
     "contained_path",
+    "interrupts_deferred",
     "UnsafePickleError",
     "load_checkpoint",
     "load_data_pickle",
@@ -195,8 +198,47 @@ def read_json(path: str | Path) -> Any:
         return json.load(handle)
 
 
+@contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Holds back Ctrl-C (SIGINT) until the block ends, then delivers it.
+
+    ``torch.save`` writes through C++: a ``KeyboardInterrupt`` raised inside one of
+    its writes comes out as a ``RuntimeError`` ("unexpected pos ..."), so a run
+    stopped with Ctrl-C while saving a checkpoint would report a crash. Inside
+    this block the signal is only recorded; when the block ends the previous
+    handler is restored and called, so the interrupt arrives right after the
+    write, with the file complete. Outside the main thread (where Python cannot
+    set handlers) the block runs unchanged.
+
+    Yields:
+        Nothing.
+
+    Example:
+        >>> with interrupts_deferred():
+        ...     pass
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[tuple[int, Any]] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append((signum, frame)))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if received:
+            signum, frame = received[0]
+            if callable(previous):
+                previous(signum, frame)
+            elif previous == signal.SIG_DFL:
+                os.kill(os.getpid(), signal.SIGINT)
+
+
 def save_checkpoint(path: str | Path, state: dict[str, Any], saver: Callable[[Any, IO], None] | None = None) -> None:
     """Writes ``state`` with ``torch.save``, atomically.
+
+    A Ctrl-C during the write is delivered when the file is complete (see
+    :func:`interrupts_deferred`).
 
     Args:
         path: The destination, e.g. ``results/.../checkpoint.pt``.
@@ -211,7 +253,7 @@ def save_checkpoint(path: str | Path, state: dict[str, Any], saver: Callable[[An
         >>> load_checkpoint(target)["epoch"]
         3
     """
-    with atomic_write(path, "wb") as handle:
+    with interrupts_deferred(), atomic_write(path, "wb") as handle:
         (saver or torch.save)(state, handle)
 
 
