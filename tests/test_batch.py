@@ -97,6 +97,37 @@ def test_parallel_notebooks_start_the_summary_last_with_their_share_of_the_cores
         batch.run_notebooks([], tmp_path / "out", jobs=0)
 
 
+def test_the_bar_names_only_the_notebooks_a_worker_is_running(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shown: list[list[str]] = []
+
+    class RecordingBar:
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            pass
+
+        def set_postfix_str(self, text: str) -> None:
+            shown.append(text.split(", "))
+
+        def update(self, count: int) -> None:
+            shown.append(["<finished>"])
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr(batch, "tqdm", RecordingBar)
+    source = tmp_path / "src"
+    source.mkdir()
+    for name in ("01", "02", "03", "04"):
+        _notebook(source / f"{name}_run.ipynb", "print('ran')")
+    outcome = batch.run_notebooks(batch.notebooks_in(source), tmp_path / "out", progress=False, jobs=2)
+    assert all(text.startswith("ok") for text in outcome.values()), outcome
+    named = [names for names in shown if names != ["<finished>"]]
+    assert named[0] == ["01_run", "02_run"], "the first two start together"
+    assert all(len(names) <= 2 for names in named), f"two workers, but the bar named {named}"
+    assert sorted({name for names in named for name in names}) == ["01_run", "02_run", "03_run", "04_run"]
+    finished_before = shown.index(["<finished>"])
+    assert all("03_run" not in names for names in shown[:finished_before]), "03 waits for a free worker"
+
+
 def test_a_parameter_reaches_only_the_notebooks_that_declare_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     source = tmp_path / "src"
     source.mkdir()

@@ -28,7 +28,7 @@ import multiprocessing
 import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -225,13 +225,21 @@ def run_notebooks(
                 continue
             with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
                                      initializer=share_threads, initargs=(thread_share(jobs),)) as pool:
-                futures = {pool.submit(_execute, path, out, values[path], kernel_name): path for path in wave}
+                # at most `jobs` submitted at a time, so every submitted notebook has a worker: the pool
+                # would otherwise queue one more than it runs, and the bar would name it as running
+                waiting = list(wave)
+                running: dict[Future, Path] = {}
                 try:
-                    for future in as_completed(futures):
-                        record(futures[future], future.result())
-                        bar.set_postfix_str(", ".join(p.stem for f, p in futures.items() if not f.done())[:60])
+                    while waiting or running:
+                        while waiting and len(running) < jobs:
+                            path = waiting.pop(0)
+                            running[pool.submit(_execute, path, out, values[path], kernel_name)] = path
+                        bar.set_postfix_str(", ".join(p.stem for p in running.values())[:60])
+                        finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                        for future in finished:
+                            record(running.pop(future), future.result())
                 except BaseException:
-                    for future in futures:
+                    for future in running:
                         future.cancel()
                     raise
     finally:
