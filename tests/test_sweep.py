@@ -312,6 +312,31 @@ def test_a_parallel_sweep_completes_and_skips_every_run_when_started_again(
     assert all(len((run_dir(c) / executors.ATTEMPTS).read_text().splitlines()) == 1 for c in grid), "each ran once"
 
 
+def _descendants(pid: int) -> list[int]:
+    """The process ids below ``pid`` (Linux ``/proc``), e.g. a sweep's notebook kernels."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # the process ended while being listed
+        parents[int(stat.parent.name)] = int(fields[1])
+    found, frontier = [], [pid]
+    while frontier:
+        children = [child for child, parent in parents.items() if parent in frontier]
+        found += children
+        frontier = children
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"  # a zombie has exited
+
+
 def test_killed_after_its_first_run_a_sweep_resumes_without_redoing_it_and_reports_a_failing_point(
     tmp_path: Path, small: dict, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -323,17 +348,23 @@ def test_killed_after_its_first_run_a_sweep_resumes_without_redoing_it_and_repor
     first, absent = "rand-c0.5-s1-device=cpu", "rand-c0.5-s1-device=cuda_99"
     process = subprocess.Popen([sys.executable, "-m", "prunekit", *argv], start_new_session=True,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    kernels: list[int] = []
     try:
         deadline = time.monotonic() + 120
         while not (runs / first / "result.json").is_file() and process.poll() is None:
             assert time.monotonic() < deadline, "the first run did not finish in time"
             time.sleep(0.2)
         assert (runs / first / "result.json").is_file(), "the sweep stopped before its first run finished"
+        os.killpg(process.pid, signal.SIGSTOP)  # frozen, the sweep cannot start a kernel after the listing
+        kernels = _descendants(process.pid)
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)  # the sweep, as a crash would; its kernel exits once orphaned
         process.wait()
-    time.sleep(2)  # a notebook kernel looks for its parent every second
+    deadline = time.monotonic() + 60
+    while any(_alive(pid) for pid in kernels):  # a kernel looks for its parent every second, then exits
+        assert time.monotonic() < deadline, f"the orphaned kernel(s) {kernels} did not exit"
+        time.sleep(0.1)
     finished_at = load_result(runs / first).finished_at
     code = sweep.main(argv[1:])
     out = capsys.readouterr().out
