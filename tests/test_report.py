@@ -13,7 +13,7 @@ import pytest
 from prunekit import report
 
 from prunekit.report import report_numbers
-from prunekit.report.collect import _labels, data_sentence
+from prunekit.report.collect import data_sentence
 from prunekit.report.shared_figures import setting_color
 from prunekit.run.config import ExperimentConfig
 from prunekit.run.data import DataWarning
@@ -125,16 +125,27 @@ def test_flop_summary_agrees_with_the_report(runs: Path) -> None:
     assert (frame.flops_total == flop_summary(layer_table(create_model("default", "fc", (1, 28, 28), 10)))["flops"]).all()
 
 
-def test_labels_keep_different_settings_apart() -> None:
-    frame = pd.DataFrame({
-        "pruner": ["mag", "mag", "mag", "synflow", "snip"],
-        "dataset": "mnist", "model": "fc",
-        "rounds": [1, 1, 1, 1, 1],
-        "pre_epochs": [0, 20, 20, 0, 0],
-        "post_epochs": [10, 10, 10, 5, 5],
-    })
-    assert _labels(frame).tolist() == ["mag (pre 0)", "mag (pre 20)", "mag (pre 20)",
-                                                       "synflow (1 round)", "snip"]
+def test_labels_keep_every_setting_apart_that_differs_between_runs_of_a_pruner(tmp_path: Path) -> None:
+    """Real runs that differ in pre-training, training limit or learning rate are never averaged into one column."""
+    (tmp_path / "none").mkdir()
+    base = ExperimentConfig(compression=1.0, post_epochs=0, train_limit=256, test_limit=256, timing_repeats=1,
+                            device="cpu", result_dir=str(tmp_path / "runs"), data_dir=str(tmp_path / "none"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataWarning)
+        for config in (base.replace(pruner="mag"), base.replace(pruner="mag", pre_epochs=1),
+                       base.replace(pruner="mag", pre_epochs=1, seed=2),
+                       base.replace(pruner="rand"), base.replace(pruner="rand", train_limit=512),
+                       base.replace(pruner="snip"), base.replace(pruner="snip", lr=0.01),
+                       base.replace(pruner="synflow", rounds=1), base.replace(pruner="grasp")):
+            run_singleshot(config, progress=False)
+    frame = report.collect(tmp_path / "runs")
+    labels = sorted(frame.label)
+    assert labels == ["grasp", "mag (pre 0)", "mag (pre 1)", "mag (pre 1)", "rand (train limit 256)",
+                      "rand (train limit 512)", "snip (lr 0.001)", "snip (lr 0.01)", "synflow (1 round)"], labels
+    accuracy = report.table_accuracy(frame)
+    assert len(accuracy.columns) == 8, "only the two seeds of one setting share a column"
+    mag = frame[frame.label == "mag (pre 1)"]
+    assert accuracy.loc[1.0, "mag (pre 1)"] == pytest.approx(mag.top1.mean()) and sorted(mag.seed) == [1, 2]
 
 
 def test_runs_on_other_data_are_never_averaged_together(runs: Path, tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import math
 import warnings
 from collections.abc import Iterator, Mapping
@@ -22,6 +23,7 @@ import pandas as pd
 
 from prunekit.core.scorers import SCORERS
 from prunekit.run.datasets import DataOrigin
+from prunekit.run.paths import computed_fields
 from prunekit.run.result import RESULT_FILE, ResultSchemaError, RunResult
 
 __all__ = ["COLUMNS", "RunResults", "SkippedResultWarning", "collect", "data_label", "data_sentence"]
@@ -72,26 +74,55 @@ COLUMNS = [
 """The columns of :func:`collect`'s table."""
 
 
-def _labels(frame: pd.DataFrame) -> pd.Series:
+_NAMED_APART = ("pruner", "compression", "seed", "dataset", "model", "rounds", "data_dir", "experiment")
+"""Settings a label never needs: the table's own axes, what it averages over, what it selects by, the rounds
+(named apart, against the pruner's default) and the data folder (named by its origin)."""
+
+_WORDS = {"pre_epochs": "pre", "post_epochs": "post", "train_limit": "train limit", "test_limit": "test limit"}
+
+
+def _setting_text(field: str, value: object) -> str:
+    if value is None:
+        shown = "all" if field.endswith("_limit") else "none"
+    elif isinstance(value, list):
+        shown = ",".join(str(item) for item in value)
+    else:
+        shown = str(value)
+    return f"{_WORDS.get(field, field.replace('_', ' '))} {shown}"
+
+
+def _varying_settings(results: Mapping[str, RunResult], runs: list[str]) -> list[str]:
+    """The computed settings (``paths.computed_fields``) whose values differ between ``runs``, in field order."""
+    fields = [computed_fields(results[run].config) for run in runs]
+    names = list(dict.fromkeys(name for each in fields for name in each))
+    return [name for name in names if name not in _NAMED_APART
+            and len({json.dumps(each.get(name), sort_keys=True) for each in fields}) > 1]
+
+
+def _labels(frame: pd.DataFrame, results: Mapping[str, RunResult]) -> pd.Series:
     """Column names that keep different settings apart.
 
     A run is named by its pruner, plus its pruning rounds when they are not the
-    pruner's default (the registry's ``default_rounds``), plus its pre- and post-training
-    epochs and its data origin (``sample``, ``fallback``) when runs of the same pruner on the
-    same model differ in them, plus ``diverged`` for a run whose training diverged (its own
-    column in every table, with no accuracy). Runs that differ only in their seed share a
-    name, and the tables average them; runs on different data never do.
+    pruner's default (the registry's ``default_rounds``), plus every setting that differs
+    between the runs of the same pruner on the same model and data (pre- and post-training
+    epochs, training limit, learning rate, ...: any field that changes what a run computes),
+    plus its data origin (``sample``, ``fallback``) when those runs differ in it, plus
+    ``diverged`` for a run whose training diverged (its own column in every table, with no
+    accuracy). Runs that differ only in their seed share a name, and the tables average
+    them; runs on different data or settings never do.
     """
+    varying: dict[tuple, list[str]] = {}
+    for key, group in frame.groupby(["pruner", "dataset", "model"], sort=False):
+        varying[key] = _varying_settings(results, group.run_dir.tolist())
     labels: list[str] = []
     for _, row in frame.iterrows():
         parts = []
         default = SCORERS[row.pruner].default_rounds if row.pruner in SCORERS else 1  # the registry's
         if row.rounds != default:
             parts.append(f"{row.rounds} round{'s' if row.rounds > 1 else ''}")
+        fields = computed_fields(results[row.run_dir].config)
+        parts += [_setting_text(name, fields.get(name)) for name in varying[(row.pruner, row.dataset, row.model)]]
         same = frame[(frame.pruner == row.pruner) & (frame.dataset == row.dataset) & (frame.model == row.model)]
-        for column, word in (("pre_epochs", "pre"), ("post_epochs", "post")):
-            if same[column].nunique() > 1:
-                parts.append(f"{word} {row[column]}")
         if "origin" in same and same["origin"].nunique() > 1 and row.origin != "full":
             parts.append(f"{row.origin} data")
         if row.get("status") == "diverged":
@@ -187,7 +218,7 @@ def collect(folder: str | Path, *, allow_empty: bool = False) -> pd.DataFrame:
             }
         )
     frame = pd.DataFrame(rows, columns=COLUMNS)
-    frame["label"] = _labels(frame)
+    frame["label"] = _labels(frame, results)
     frame.attrs["results"] = RunResults(results)
     return frame
 
