@@ -74,9 +74,11 @@ COLUMNS = [
 """The columns of :func:`collect`'s table."""
 
 
-_NAMED_APART = ("pruner", "compression", "seed", "dataset", "model", "rounds", "data_dir", "experiment")
+_NAMED_APART = ("pruner", "compression", "seed", "dataset", "model", "rounds", "data_dir", "experiment",
+                "timing_repeats")
 """Settings a label never needs: the table's own axes, what it averages over, what it selects by, the rounds
-(named apart, against the pruner's default) and the data folder (named by its origin)."""
+(named apart, against the pruner's default), the data folder (named by its origin) and the number of timed
+passes (how precisely a run measured its test time, not what it computed; the tables show its median)."""
 
 _WORDS = {"pre_epochs": "pre", "post_epochs": "post", "train_limit": "train limit", "test_limit": "test limit"}
 
