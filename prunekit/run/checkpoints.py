@@ -89,13 +89,13 @@ def rng_state(device: torch.device) -> dict[str, Any]:
 
 
 def set_rng_state(state: dict[str, Any]) -> None:
-    """Restores what :func:`rng_state` returned."""
-    torch.set_rng_state(state["torch"])
+    """Restores what :func:`rng_state` returned (loaded onto a GPU, the states go back to the CPU first)."""
+    torch.set_rng_state(state["torch"].cpu())
     if "python" in state:
         version, internal, gauss = state["python"]
         random.setstate((version, tuple(internal), gauss))
     if "numpy" in state:
         name, keys, position, has_gauss, cached = state["numpy"]
-        np.random.set_state((name, keys.numpy().astype(np.uint32), position, has_gauss, cached))
+        np.random.set_state((name, keys.cpu().numpy().astype(np.uint32), position, has_gauss, cached))
     if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+        torch.cuda.set_rng_state_all([each.cpu() for each in state["cuda"]])

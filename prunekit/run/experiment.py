@@ -22,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import platform
@@ -55,6 +56,7 @@ from prunekit.run.device import select_device
 from prunekit.run.io import save_checkpoint
 from prunekit.run.loader import DeviceLoader, prune_loader
 from prunekit.run.paths import CHECKPOINTS, MODEL_FILE, config_differences, config_hash, expid_of, run_dir
+from prunekit.run.pretrained import load_pretrained, pretrained_path, save_pretrained
 from prunekit.run.resources import package_version
 from prunekit.run.machine import machine_now, warn_if_loaded
 from prunekit.run.records import epoch_rows, layer_rows
@@ -276,11 +278,21 @@ def run_singleshot(
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         pre_history, prune_info, diverged = list(state["pre_history"]), PruneInfo(**state["prune"]), None
-        torch.set_rng_state(state["torch_rng"])
+        torch.set_rng_state(state["torch_rng"].cpu())  # loaded onto the run's device
         train_loader.load_state_dict(state["train_loader"])
         say(f"resuming after pruning ({pruned_path})")
     else:
-        pre_history, diverged = train_phase("pre", config.pre_epochs, CHECKPOINTS[0])
+        shared = pretrained_path(config)
+        # runs of one setting started together: one pre-trains, the others wait and load its state
+        with run_lock(shared, "the pre-training") if config.pre_epochs > 0 else contextlib.nullcontext():
+            pre_history, diverged = load_pretrained(config, model, optimizer, scheduler, train_loader, device), None
+            if pre_history is not None:
+                say(f"pre-training: {config.pre_epochs} epoch(s) loaded from {shared} "
+                    "(another run of this setting trained them)")
+            else:
+                pre_history, diverged = train_phase("pre", config.pre_epochs, CHECKPOINTS[0])
+                if diverged is None and config.pre_epochs > 0:
+                    save_pretrained(config, model, optimizer, scheduler, train_loader, pre_history, device)
         if diverged is None:
             say(f"pruning with {config.pruner} to density {config.density:.4g} "
                 f"(compression exponent {config.compression:g})")

@@ -203,7 +203,7 @@ class DeviceLoader:
         """
         if int(state["seed"]) != self.seed:
             raise ValueError(f"loader state has seed {state['seed']}, but this loader was seeded with {self.seed}")
-        self.generator.set_state(state["generator"])
+        self.generator.set_state(state["generator"].cpu())  # a checkpoint loaded onto a GPU moved it there
 
 
 def prune_loader(dataset: DeviceDataset, ratio: int, batch_size: int, seed: int) -> DeviceLoader:

@@ -220,7 +220,7 @@ def finished_twin(config: ExperimentConfig, reuse_from: str | Path | None) -> tu
 
 
 @contextlib.contextmanager
-def run_lock(folder: Path) -> Iterator[None]:
+def run_lock(folder: Path, what: str = "the run") -> Iterator[None]:
     """Holds the run in ``folder`` for this process: another process asking for it waits until it is released.
 
     Two notebooks (or two kernels of one) asking for the same run then train it once: the second
@@ -230,7 +230,9 @@ def run_lock(folder: Path) -> Iterator[None]:
     process: the second would wait forever.
 
     Args:
-        folder: The run's folder (:func:`~prunekit.run.paths.run_dir`).
+        folder: The run's folder (:func:`~prunekit.run.paths.run_dir`), or another file or folder of the
+            result folder's, one level down (e.g. a shared pre-training).
+        what: What the waiting line says is being made there.
 
     Example:
         >>> import tempfile
@@ -248,7 +250,7 @@ def run_lock(folder: Path) -> Iterator[None]:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            print(f"prunekit: another process is making the run in {folder}; waiting for it",
+            print(f"prunekit: another process is making {what} in {folder}; waiting for it",
                   file=sys.stderr, flush=True)
             fcntl.flock(handle, fcntl.LOCK_EX)
         try:
