@@ -13,6 +13,7 @@ from prunekit.run import data as prunekit_data
 from prunekit.run.data import cifar_fallback
 from prunekit.run.experiments import load_experiment
 from prunekit.run.experiments.conservation import (
+    CUT_FLOW,
     layer_average_scores,
     loglog_slope,
     run_conservation,
@@ -96,8 +97,10 @@ def test_synaptic_flows_conservation_commands_run_as_prunekit(experiment, make_t
         for curve in (c for c in result.curves if c.pruner == "synflow"):
             assert curve.x == pytest.approx(curve.y, rel=1e-4)
     if experiment == "schedule-conservation":
-        assert {c.label for c in result.curves} == {"rounds=1", "rounds=10"}
-        assert all(0 <= kept <= 1 for curve in result.curves for kept in curve.y)
+        assert {c.label for c in result.curves} == {"rounds=1", "rounds=10", "rounds=1 max cut/flow",
+                                                    "rounds=10 max cut/flow"}
+        assert all(0 <= kept <= 1 for curve in result.curves if not curve.label.endswith(CUT_FLOW) for kept in curve.y)
+        assert all(cut > 0 for curve in result.curves if curve.label.endswith(CUT_FLOW) for cut in curve.y)
 
 
 def test_unit_conservation_refuses_a_resnet_before_any_work(make_tiny_config, tmp_path) -> None:
@@ -129,3 +132,51 @@ def test_a_layer_conservation_result_saved_before_the_signed_curve_is_computed_a
     write_json(path, old)
     again = run_or_load_experiment(config)
     assert again.slopes == first.slopes and "snip-signed" in load_experiment(folder_of(config)).slopes
+
+
+def test_schedule_conservations_cut_flow_is_the_synflow_score_a_round_removes_over_the_flow(
+    make_tiny_config, tmp_path
+) -> None:
+    """Synaptic-Flow's measure, checked by hand for one round; and many rounds keep every cut below the flow."""
+    from prunekit.core.layers import masked_parameters
+    from prunekit.core.pruning import prune
+    from prunekit.core.scorers.synflow import synaptic_flow, synflow_scores
+
+    config = make_tiny_config(tmp_path, experiment="schedule-conservation", pruner_list=("synflow", "mag"),
+                              compression_list=(1.0, 2.0), prune_epoch_list=(1, 100))
+    result = run_conservation(config, progress=False)
+    curves = {(c.pruner, c.label): c for c in result.curves}
+    for pruner, dtype in (("synflow", None), ("mag", torch.float64)):  # SynFlow's own round scores; Mag's in float64
+        torch.manual_seed(config.seed)
+        net = create_model("default", "fc", (1, 28, 28), 10)
+        params = list(masked_parameters(net))
+        flow = synaptic_flow(net, params)
+        scores = synflow_scores(net, params, dtype=dtype)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            prune(net, pruner, 1.0, rounds=1)
+        cut = sum(float(s.double()[p.mask == 0].sum()) for s, p in zip(scores, params))
+        assert curves[(pruner, "rounds=1" + CUT_FLOW)].y[0] == pytest.approx(cut / flow, rel=1e-9)
+    one, many = curves[("synflow", "rounds=1" + CUT_FLOW)], curves[("synflow", "rounds=100" + CUT_FLOW)]
+    assert all(ratio > 1 for ratio in one.y), "one round cuts more than the whole flow at once"
+    assert all(ratio < 0.3 for ratio in many.y), "no round of 100 cuts more than a small part of it"
+    assert one.names == curves[("synflow", "rounds=1")].names  # the same collapse marks as the flow-kept curve
+
+
+def test_a_schedule_conservation_result_saved_before_the_cut_flow_curves_is_computed_again(
+    make_tiny_config, tmp_path
+) -> None:
+    from prunekit.run.experiments import run_or_load_experiment
+    from prunekit.run.experiments.common import folder_of
+    from prunekit.run.experiments.results import EXPERIMENT_FILE
+    from prunekit.run.io import read_json, write_json
+
+    config = make_tiny_config(tmp_path, experiment="schedule-conservation", pruner_list=("synflow",),
+                              compression_list=(1.0,), prune_epoch_list=(1,))
+    first = run_or_load_experiment(config)
+    path = folder_of(config) / EXPERIMENT_FILE
+    old = read_json(path)
+    old["curves"] = [c for c in old["curves"] if not c["label"].endswith(CUT_FLOW)]
+    write_json(path, old)
+    again = run_or_load_experiment(config)
+    assert again.curves == first.curves and len(load_experiment(folder_of(config)).curves) == 2

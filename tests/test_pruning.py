@@ -238,3 +238,21 @@ def test_keep_count_rounds():
     assert keep_count(0.1, 14_715_584) == 1_471_558
     assert keep_count(10**-0.05, 10) == round(10 * 10**-0.05)
     assert math.isclose(10 ** -0.05, 0.8912509381337456)
+
+
+def test_before_selection_sees_each_rounds_scores_before_its_masks_change() -> None:
+    torch.manual_seed(0)
+    net = create_model("default", "fc", (1, 28, 28), 10)
+    seen: list[tuple[int, int, int]] = []
+
+    def observe(step: int, scores: list[torch.Tensor]) -> None:
+        kept = sum(int(p.mask.sum()) for p in masked_parameters(net))
+        seen.append((step, len(scores), kept))
+
+    report = prune(net, "synflow", density=0.01, rounds=3, before_selection=observe)
+    total = report.total
+    assert [step for step, _, _ in seen] == [1, 2, 3] and all(n == 6 for _, n, _ in seen)
+    # the masks a round is about to cut: all weights, then the previous rounds' keep counts (density 0.01^(s/3))
+    assert [kept for _, _, kept in seen] == [total, keep_count(SCHEDULES["exponential"](0.01, 1, 3), total),
+                                             keep_count(SCHEDULES["exponential"](0.01, 2, 3), total)]
+    assert report.kept == keep_count(0.01, total)

@@ -212,6 +212,7 @@ def prune(
     shuffle: bool = False,
     invert: bool = False,
     progress: bool = False,
+    before_selection: Callable[[int, list[torch.Tensor]], None] | None = None,
 ) -> PruneReport:
     """Prunes ``model`` in place at a compression exponent (or density).
 
@@ -239,6 +240,9 @@ def prune(
         shuffle: Permute each layer's mask at random, keeping its density.
         invert: Keep the lowest scores instead of the highest.
         progress: Show a progress bar over the rounds.
+        before_selection: Called in each round with ``(round, scores)`` after scoring and before the masks
+            change (rounds count from 1), to observe the network a round is about to cut; it must not change
+            the model or the scores.
 
     Returns:
         A :class:`PruneReport`.
@@ -299,6 +303,8 @@ def prune(
             scores = scorer(model, params, data, loss_fn)
             _sync(device)
             score_time += time.perf_counter() - start
+            if before_selection is not None:
+                before_selection(step, scores)
             start = time.perf_counter()
             if invert:
                 for score in scores:

@@ -8,7 +8,8 @@ function of its typed result, which notebook 10 calls:
 - :func:`plot_unit_conservation`: each hidden unit's out-score against its in-score (log-log), per pruner;
 - :func:`plot_layer_conservation`: average score against layer size (log-log) with the fitted slope;
 - :func:`plot_imp_conservation`: each layer's average squared weight over the training epochs;
-- :func:`plot_schedule_conservation`: the fraction of synaptic flow kept against compression, per rounds.
+- :func:`plot_schedule_conservation`: the fraction of synaptic flow kept, and the largest cut / flow ratio of a
+  round, against compression, per rounds.
 
 Titles say **FALLBACK** or **SAMPLE** when the data was not the full real set.
 
@@ -27,6 +28,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 
+from prunekit.run.experiments.conservation import CUT_FLOW
 from prunekit.run.experiments.results import EXPERIMENT_FILE, ConservationResult, MultishotResult, load_experiment
 from prunekit.run.result import ResultSchemaError
 
@@ -128,14 +130,32 @@ def plot_imp_conservation(result: ConservationResult, ax: Any = None) -> Any:
 
 
 def plot_schedule_conservation(result: ConservationResult, ax: Any = None) -> Any:
-    """The fraction of synaptic flow kept against compression, one line per pruner and number of rounds."""
-    figure, ax = (plt.subplots(figsize=(6, 4)) if ax is None else (ax.figure, ax))
-    for curve in result.curves:
-        ax.plot(curve.x, [max(y, 1e-300) for y in curve.y], "o-", label=f"{curve.pruner}, {curve.label}")
-        for x, y, note in zip(curve.x, curve.y, curve.names):
-            if note:
-                ax.plot([x], [max(y, 1e-300)], "kx")
-    return _finish(figure, ax, result, "Flow kept against compression", "compression exponent a (density 10^-a)",
+    """Two panels against compression, one line per pruner and number of rounds (x: layer collapse).
+
+    Left, the fraction of synaptic flow kept; right, Synaptic-Flow's measure, the largest cut / flow
+    ratio over the rounds, with a dashed line at 1 (a cut that reaches the flow can remove a whole layer).
+    Given one ``ax``, only the left panel is drawn there.
+    """
+    if ax is None:
+        figure, (ax, cut_ax) = plt.subplots(1, 2, figsize=(11, 4))
+    else:
+        figure, cut_ax = ax.figure, None
+    for axes, cut in ((ax, False), (cut_ax, True)):
+        if axes is None:
+            continue
+        for curve in result.curves:
+            if curve.label.endswith(CUT_FLOW) != cut:
+                continue
+            axes.plot(curve.x, [max(y, 1e-300) for y in curve.y], "o-",
+                      label=f"{curve.pruner}, {curve.label.removesuffix(CUT_FLOW)}")
+            for x, y, note in zip(curve.x, curve.y, curve.names):
+                if note:
+                    axes.plot([x], [max(y, 1e-300)], "kx")
+    if cut_ax is not None:
+        cut_ax.axhline(1.0, color="k", ls="--", lw=1)
+        _finish(figure, cut_ax, result, "Largest cut / flow of a round", "compression exponent a (density 10^-a)",
+                "max over rounds of cut / R", yscale="log", fontsize=7)
+    return _finish(figure, ax, result, "Flow kept", "compression exponent a (density 10^-a)",
                    "synaptic flow kept, R / R(dense)", yscale="log", suffix=" (x: layer collapse)", fontsize=7)
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from prunekit.run.config import ExperimentConfig
 from prunekit.run.experiments.common import folder_of
-from prunekit.run.experiments.conservation import CONSERVATION_EXPERIMENTS, SIGNED_SALIENCY, run_conservation
+from prunekit.run.experiments.conservation import CONSERVATION_EXPERIMENTS, CUT_FLOW, SIGNED_SALIENCY, run_conservation
 from prunekit.run.experiments.multishot import run_multishot
 from prunekit.run.experiments.results import (
     EXPERIMENT_FILE,
@@ -98,9 +98,15 @@ def run_or_load_experiment(config: ExperimentConfig, *, progress: bool = False,
 
 
 def _older_than_this_kit(saved: MultishotResult | ConservationResult) -> bool:
-    """A finished result written before this kit drew a curve it now draws (layer-conservation's SNIP before |·|)."""
-    return (isinstance(saved, ConservationResult) and saved.experiment == "layer-conservation"
-            and "snip" in saved.slopes and SIGNED_SALIENCY not in saved.slopes)
+    """A finished result written before this kit drew a curve it now draws (layer-conservation's SNIP before |·|,
+    schedule-conservation's cut / flow ratios)."""
+    if not isinstance(saved, ConservationResult):
+        return False
+    if saved.experiment == "layer-conservation":
+        return "snip" in saved.slopes and SIGNED_SALIENCY not in saved.slopes
+    if saved.experiment == "schedule-conservation":
+        return not any(curve.label.endswith(CUT_FLOW) for curve in saved.curves)
+    return False
 
 
 def experiment_lines(result: MultishotResult | ConservationResult) -> list[str]:

@@ -19,9 +19,14 @@
   layers gain the same *total*, and large layers the least *per weight*: why magnitude pruning
   after training prunes the large layers most, like a conservation law. One curve per layer
   (``x`` = epochs, ``y`` = mean squared weight), and one ``sizes`` curve.
-- ``schedule-conservation``: the fraction of the synaptic flow ``R`` that the kept weights still
-  carry, against compression, for each number of pruning rounds in ``--prune-epoch-list``
-  (one curve per pruner and rounds; ``names`` marks points with layer collapse).
+- ``schedule-conservation``: for each number of pruning rounds in ``--prune-epoch-list``, two
+  curves per pruner against compression (``names`` marks points with layer collapse):
+  the fraction of the synaptic flow ``R`` that the kept weights still carry (label ``rounds=N``),
+  and Synaptic-Flow's own measure, the largest *cut / flow* ratio over the rounds (label
+  ``rounds=N`` + :data:`CUT_FLOW`): the SynFlow scores of the weights a round removes, summed,
+  over the flow ``R`` of the network that round cuts. Each layer's weights (without biases)
+  carry all of ``R``, so only a round whose cut reaches ``R`` can remove a whole layer; many
+  rounds keep every cut far below it.
 
 Scores are taken at initialization (or after pruning to ``--compression`` when it is above 0);
 only SNIP and GraSP read data (``--prune-dataset-ratio`` images per class).
@@ -37,6 +42,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -67,6 +73,9 @@ __all__ = ["CONSERVATION_EXPERIMENTS", "SIGNED_SALIENCY", "layer_average_scores"
 CONSERVATION_EXPERIMENTS = ("unit-conservation", "layer-conservation", "imp-conservation", "schedule-conservation")
 
 _WEIGHTED = (nn.Linear, nn.Conv2d)
+
+CUT_FLOW = " max cut/flow"
+"""The label suffix of schedule-conservation's cut / flow curves (Synaptic-Flow's measure)."""
 
 SIGNED_SALIENCY = "snip-signed"
 """The layer-conservation curve of SNIP's score before its absolute value, θ·∂L/∂θ: the quantity the law conserves."""
@@ -207,13 +216,14 @@ def _model(config: ExperimentConfig, needs_data: bool, allow_fallback: bool) -> 
 
 
 def _prune_to(model: nn.Module, config: ExperimentConfig, pruner: str, compression: float, data: Batches | None,
-              rounds: int | None = None) -> tuple[str, ...]:
+              rounds: int | None = None, before_selection: Callable[[int, list[torch.Tensor]], None] | None = None,
+              ) -> tuple[str, ...]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", LayerCollapseWarning)
         report = prune(model, pruner, compression, data, scope=config.scope,
                        rounds=config.rounds if rounds is None else rounds, schedule=config.schedule,
                        prune_bias=config.prune_bias, prune_batchnorm=config.prune_batchnorm,
-                       train_mode=config.prune_train_mode)
+                       train_mode=config.prune_train_mode, invert=config.invert, before_selection=before_selection)
     return report.collapsed_layers
 
 
@@ -270,6 +280,39 @@ def _imp(config, model, data, pruners, initial, setup) -> tuple[list[Curve], dic
     return curves, {}
 
 
+class _CutMeter:
+    """Synaptic-Flow's cut / flow ratio of each pruning round, observed through ``prune``'s ``before_selection``.
+
+    Before a round changes the masks it notes the network's flow ``R``, the SynFlow scores of its
+    weights (the round's own scores when the pruner is SynFlow) and the masks; the round's cut is
+    the sum of the noted scores of the weights alive then and pruned after it.
+    """
+
+    def __init__(self, model: nn.Module, params: list[MaskedParameter], synflow: bool) -> None:
+        self.model, self.params, self.synflow = model, params, synflow
+        self.ratios: list[float] = []
+        self._noted: tuple[list[torch.Tensor], list[torch.Tensor], float] | None = None
+
+    def _close(self) -> None:
+        if self._noted is not None:
+            scores, before, flow = self._noted
+            cut = sum(float(score.double()[alive & ~p.mask.bool()].sum()) for score, alive, p in
+                      zip(scores, before, self.params))
+            self.ratios.append(cut / flow if flow > 0 else math.inf)
+            self._noted = None
+
+    def __call__(self, step: int, scores: list[torch.Tensor]) -> None:
+        self._close()
+        own = scores if self.synflow else synflow_scores(self.model, self.params, dtype=torch.float64)
+        self._noted = ([score.detach().clone() for score in own], [p.mask.bool().clone() for p in self.params],
+                       synaptic_flow(self.model, self.params))
+
+    def largest(self) -> float:
+        """The largest ratio over the rounds (call once pruning has ended)."""
+        self._close()
+        return max(self.ratios)
+
+
 def _schedule(config, model, data, pruners, initial) -> tuple[list[Curve], dict[str, float]]:
     params = list(masked_parameters(model))
     dense = synaptic_flow(model, params)
@@ -277,14 +320,17 @@ def _schedule(config, model, data, pruners, initial) -> tuple[list[Curve], dict[
     curves = []
     for pruner in pruners:
         for rounds in config.prune_epoch_list or (config.rounds or resolve(pruner).default_rounds,):
-            kept, collapse = [], []
+            kept, cuts, collapse = [], [], []
             for compression in compressions:
                 _reset(model, initial)
-                collapsed = _prune_to(model, config, pruner, compression, data, rounds)
+                meter = _CutMeter(model, params, resolve(pruner).name == "synflow")
+                collapsed = _prune_to(model, config, pruner, compression, data, rounds, meter)
                 kept.append(synaptic_flow(model, params) / dense)
+                cuts.append(meter.largest())
                 collapse.append("collapse" if collapsed else "")
-            curves.append(Curve(pruner, f"rounds={rounds}", tuple(float(c) for c in compressions), tuple(kept),
-                                tuple(collapse)))
+            x = tuple(float(c) for c in compressions)
+            curves.append(Curve(pruner, f"rounds={rounds}", x, tuple(kept), tuple(collapse)))
+            curves.append(Curve(pruner, f"rounds={rounds}{CUT_FLOW}", x, tuple(cuts), tuple(collapse)))
     return curves, {}
 
 

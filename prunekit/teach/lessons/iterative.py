@@ -34,10 +34,11 @@ from prunekit.report.reference_view import default_reference_dir, load_reference
 from prunekit.run.config import ExperimentConfig
 from prunekit.run.experiment import run_many
 from prunekit.run.experiments import run_or_load_experiment
+from prunekit.run.experiments.conservation import CUT_FLOW
 from prunekit.run.experiments.results import ConservationResult, MultishotResult
 
 __all__ = ["METHODS", "REFERENCE_METHODS", "comparison_runs", "comparison_table", "conservation_runs", "flow_kept",
-           "here_and_reference", "holds_in_both", "plot_comparison", "reference_runs", "setting_text",
+           "here_and_reference", "largest_cut", "holds_in_both", "plot_comparison", "reference_runs", "setting_text",
            "squared_weight_changes",
            "top1_means", "unit_gaps"]
 
@@ -317,9 +318,20 @@ def flow_kept(result: ConservationResult) -> pd.DataFrame:
 
     Collapsed masks are marked with ``*`` in the row's ``collapsed at`` column.
     """
+    return _schedule_table(result, cut=False)
+
+
+def largest_cut(result: ConservationResult) -> pd.DataFrame:
+    """Synaptic-Flow's measure (schedule-conservation): the largest cut / flow ratio of a round, as :func:`flow_kept`."""
+    return _schedule_table(result, cut=True)
+
+
+def _schedule_table(result: ConservationResult, cut: bool) -> pd.DataFrame:
     rows = {}
     for curve in result.curves:
-        row = {f"a = {a:g}": kept for a, kept in zip(curve.x, curve.y)}
+        if curve.label.endswith(CUT_FLOW) != cut:
+            continue
+        row = {f"a = {a:g}": value for a, value in zip(curve.x, curve.y)}
         row["collapsed at"] = ", ".join(f"{a:g}" for a, note in zip(curve.x, curve.names) if note) or "-"
-        rows[(curve.pruner, curve.label)] = row
+        rows[(curve.pruner, curve.label.removesuffix(CUT_FLOW))] = row
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis(["pruner", "rounds"])
