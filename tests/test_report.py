@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import warnings
 from pathlib import Path
@@ -85,10 +86,14 @@ def test_per_layer_tables_use_the_runs_at_compression_half(runs: Path) -> None:
     assert (flops["mag"] == (weights.flops * density["mag"]).round()).all()
 
 
-def test_side_by_side_puts_the_seed_numbers_next_to_ours() -> None:
-    ours = pd.DataFrame({"mag": [80.0], "synflow (1 round)": [12.0]}, index=pd.Index([2.0], name="compression"))
+def test_side_by_side_puts_the_reports_numbers_next_to_ours(runs: Path) -> None:
+    ours = report.table_accuracy(report.collect(runs))  # real runs: mag and rand at 0.5 and 2, synflow (1 round) at 0.5
     table = report.side_by_side(ours, report_numbers.TABLE_1_2_1)
-    assert table.loc[2.0].tolist() == [80.0, 42.61, 12.0, 10.0]
+    assert table.columns.tolist() == [("rand", "kit"), ("rand", "report"), ("mag", "kit"), ("mag", "report"),
+                                      ("synflow (1 round)", "kit"), ("synflow (1 round)", "report")]
+    assert table.loc[2.0, ("mag", "kit")] == ours.loc[2.0, "mag"] and table.loc[2.0, ("mag", "report")] == 42.61
+    assert table.loc[0.5, ("synflow (1 round)", "report")] == report_numbers.TABLE_1_2_1[0.5]["synflow"]
+    assert math.isnan(table.loc[2.0, ("synflow (1 round)", "kit")]), "a run we did not make stays missing"
 
 
 def test_write_report_writes_tables_figures_and_a_labelled_page(runs: Path, tmp_path: Path) -> None:
@@ -195,13 +200,14 @@ def test_per_layer_tables_use_one_compression_and_leave_missing_pruners_empty(ru
     assert histograms["rand"].groupby("module").frequency.sum().round(6).le(1).all()
 
 
-def test_side_by_side_by_pruner_has_one_row_per_pruner() -> None:
-    ours = pd.DataFrame({"mag (pre 1)": [90.0], "synflow": [12.0]}, index=pd.Index(["mnist/fc"], name="Data/Arch"))
-    seed = {f"{d}/{m}": row for (d, m), row in report_numbers.TABLE_1_1.items()}
-    table = report.side_by_side(ours, seed, by_pruner=True)
-    assert table.index.tolist() == ["mag (pre 1)", "synflow"]
-    assert table.loc["synflow"].tolist() == [12.0, report_numbers.TABLE_1_1[("mnist", "fc")]["synflow"]]
-    assert report.side_by_side(ours.iloc[:0], seed, by_pruner=True).shape == (2, 0)
+def test_side_by_side_by_pruner_has_one_row_per_pruner(runs: Path) -> None:
+    ours = report.table_1_1(report.collect(runs), compression=0.5)  # real runs, one row: mnist/fc
+    theirs = {f"{d}/{m}": row for (d, m), row in report_numbers.TABLE_1_1.items()}
+    table = report.side_by_side(ours, theirs, by_pruner=True)
+    assert table.index.tolist() == ours.columns.tolist() == ["rand", "mag", "synflow (1 round)"]
+    assert table.loc["synflow (1 round)"].tolist() == [ours.loc["mnist/fc", "synflow (1 round)"],
+                                                       report_numbers.TABLE_1_1[("mnist", "fc")]["synflow"]]
+    assert report.side_by_side(ours.iloc[:0], theirs, by_pruner=True).shape == (3, 0)
 
 
 def test_report_labels_fallback_runs_apart_from_sample_runs(runs: Path, fallback_run, tmp_path: Path) -> None:
