@@ -24,9 +24,9 @@
   the fraction of the synaptic flow ``R`` that the kept weights still carry (label ``rounds=N``),
   and Synaptic-Flow's own measure, the largest *cut / flow* ratio over the rounds (label
   ``rounds=N`` + :data:`CUT_FLOW`): the SynFlow scores of the weights a round removes, summed,
-  over the flow ``R`` of the network that round cuts. Each layer's weights (without biases)
-  carry all of ``R``, so only a round whose cut reaches ``R`` can remove a whole layer; many
-  rounds keep every cut far below it.
+  over the flow ``R`` of the network that round cuts. With zero biases each layer's weights
+  carry all of ``R``, so only a round whose cut reaches ``R`` can remove a whole layer (with
+  non-zero biases a smaller cut can); many rounds keep every cut far below ``R``.
 
 Scores are taken at initialization (or after pruning to ``--compression`` when it is above 0);
 only SNIP and GraSP read data (``--prune-dataset-ratio`` images per class).
